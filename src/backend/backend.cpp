@@ -1,0 +1,127 @@
+#include "backend/backend.h"
+
+#include "util/check.h"
+
+namespace llm {
+namespace {
+
+void check_f32(const TensorView& t, const char* what, int rank) {
+  LLM_CHECK(t.dtype == DType::kF32, what, ": expected f32, got ", dtype_name(t.dtype));
+  LLM_CHECK(t.shape.rank() == rank, what, ": expected rank ", rank, ", got shape ", t.shape);
+}
+
+void check_i32(const TensorView& t, const char* what, int rank) {
+  LLM_CHECK(t.dtype == DType::kI32, what, ": expected i32, got ", dtype_name(t.dtype));
+  LLM_CHECK(t.shape.rank() == rank, what, ": expected rank ", rank, ", got shape ", t.shape);
+}
+
+bool is_dense_float(DType dtype) { return dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16; }
+
+}  // namespace
+
+TensorView Buffer::view(DType dtype, Shape shape) const {
+  TensorView view{data_, dtype, shape};
+  LLM_CHECK(view.bytes() <= bytes_, "view ", dtype_name(dtype), " ", shape, " needs ", view.bytes(),
+            " bytes, buffer has ", bytes_);
+  return view;
+}
+
+void Backend::embedding(TensorView table, TensorView ids, TensorView out) {
+  LLM_CHECK(table.shape.rank() == 2, "embedding table: expected rank 2, got ", table.shape);
+  check_i32(ids, "embedding ids", 1);
+  check_f32(out, "embedding out", 2);
+  LLM_CHECK(out.shape[0] == ids.shape[0] && out.shape[1] == table.shape[1], "embedding out: expected [", ids.shape[0],
+            ", ", table.shape[1], "], got ", out.shape);
+  do_embedding(table, ids, out);
+}
+
+void Backend::rms_norm(TensorView x, TensorView weight, float eps, TensorView out) {
+  check_f32(x, "rms_norm x", 2);
+  check_f32(out, "rms_norm out", 2);
+  LLM_CHECK(x.shape == out.shape, "rms_norm: x ", x.shape, " vs out ", out.shape);
+  LLM_CHECK(is_dense_float(weight.dtype), "rms_norm weight: dtype ", dtype_name(weight.dtype));
+  LLM_CHECK(weight.shape.rank() == 1 && weight.shape[0] == x.shape[1], "rms_norm weight: expected [", x.shape[1],
+            "], got ", weight.shape);
+  do_rms_norm(x, weight, eps, out);
+}
+
+void Backend::linear(TensorView x, TensorView weight, TensorView out) {
+  check_f32(x, "linear x", 2);
+  check_f32(out, "linear out", 2);
+  LLM_CHECK(weight.shape.rank() == 2, "linear weight: expected rank 2, got ", weight.shape);
+  LLM_CHECK(weight.shape[1] == x.shape[1], "linear: weight ", weight.shape, " does not take x ", x.shape);
+  LLM_CHECK(out.shape[0] == x.shape[0] && out.shape[1] == weight.shape[0], "linear out: expected [", x.shape[0], ", ",
+            weight.shape[0], "], got ", out.shape);
+  LLM_CHECK(x.data != out.data, "linear: out must not alias x");
+  do_linear(x, weight, out);
+}
+
+void Backend::rope(TensorView x, TensorView positions, TensorView inv_freq, RopeLayout layout) {
+  check_f32(x, "rope x", 3);
+  check_i32(positions, "rope positions", 1);
+  check_f32(inv_freq, "rope inv_freq", 1);
+  LLM_CHECK(positions.shape[0] == x.shape[0], "rope: ", positions.shape[0], " positions for ", x.shape[0], " rows");
+  LLM_CHECK(x.shape[2] % 2 == 0 && inv_freq.shape[0] == x.shape[2] / 2, "rope: inv_freq ", inv_freq.shape,
+            " for head_dim ", x.shape[2]);
+  do_rope(x, positions, inv_freq, layout);
+}
+
+void Backend::kv_write(TensorView k, TensorView v, KvCacheView cache, TensorView slots) {
+  check_f32(k, "kv_write k", 3);
+  check_f32(v, "kv_write v", 3);
+  check_i32(slots, "kv_write slots", 1);
+  LLM_CHECK(k.shape == v.shape, "kv_write: k ", k.shape, " vs v ", v.shape);
+  LLM_CHECK(slots.shape[0] == k.shape[0], "kv_write: ", slots.shape[0], " slots for ", k.shape[0], " rows");
+  LLM_CHECK(cache.k.shape.rank() == 4 && cache.k.shape == cache.v.shape && cache.k.dtype == cache.v.dtype,
+            "kv_write: cache k ", cache.k.shape, " v ", cache.v.shape);
+  LLM_CHECK(is_dense_float(cache.k.dtype), "kv cache dtype ", dtype_name(cache.k.dtype));
+  LLM_CHECK(cache.k.shape[2] == k.shape[1] && cache.k.shape[3] == k.shape[2], "kv_write: k ", k.shape,
+            " does not fit cache ", cache.k.shape);
+  do_kv_write(k, v, cache, slots);
+}
+
+void Backend::paged_attention(TensorView q, KvCacheView cache, const AttentionBatch& batch, TensorView out) {
+  check_f32(q, "attention q", 3);
+  check_f32(out, "attention out", 3);
+  LLM_CHECK(q.shape == out.shape, "attention: q ", q.shape, " vs out ", out.shape);
+  LLM_CHECK(q.data != out.data, "attention: out must not alias q");
+  check_i32(batch.query_start, "attention query_start", 1);
+  check_i32(batch.positions, "attention positions", 1);
+  check_i32(batch.block_tables, "attention block_tables", 2);
+  LLM_CHECK(batch.query_start.shape[0] == batch.block_tables.shape[0] + 1, "attention: ",
+            batch.query_start.shape[0], " query_start entries for ", batch.block_tables.shape[0], " sequences");
+  LLM_CHECK(batch.positions.shape[0] == q.shape[0], "attention: ", batch.positions.shape[0], " positions for ",
+            q.shape[0], " rows");
+  LLM_CHECK(cache.k.shape.rank() == 4 && cache.k.shape == cache.v.shape && cache.k.dtype == cache.v.dtype,
+            "attention: cache k ", cache.k.shape, " v ", cache.v.shape);
+  LLM_CHECK(cache.k.shape[3] == q.shape[2], "attention: head_dim ", q.shape[2], " vs cache ", cache.k.shape);
+  LLM_CHECK(q.shape[1] % cache.k.shape[2] == 0, "attention: ", q.shape[1], " query heads for ", cache.k.shape[2],
+            " kv heads");
+  do_paged_attention(q, cache, batch, out);
+}
+
+void Backend::silu_mul(TensorView gate, TensorView up, TensorView out) {
+  check_f32(gate, "silu_mul gate", 2);
+  check_f32(up, "silu_mul up", 2);
+  check_f32(out, "silu_mul out", 2);
+  LLM_CHECK(gate.shape == up.shape && gate.shape == out.shape, "silu_mul: gate ", gate.shape, " up ", up.shape,
+            " out ", out.shape);
+  do_silu_mul(gate, up, out);
+}
+
+void Backend::add(TensorView a, TensorView b, TensorView out) {
+  LLM_CHECK(a.dtype == DType::kF32 && b.dtype == DType::kF32 && out.dtype == DType::kF32, "add: f32 only");
+  LLM_CHECK(a.shape == b.shape && a.shape == out.shape, "add: a ", a.shape, " b ", b.shape, " out ", out.shape);
+  do_add(a, b, out);
+}
+
+void Backend::gather_rows(TensorView x, TensorView rows, TensorView out) {
+  check_f32(x, "gather_rows x", 2);
+  check_i32(rows, "gather_rows rows", 1);
+  check_f32(out, "gather_rows out", 2);
+  LLM_CHECK(out.shape[0] == rows.shape[0] && out.shape[1] == x.shape[1], "gather_rows out: expected [",
+            rows.shape[0], ", ", x.shape[1], "], got ", out.shape);
+  do_gather_rows(x, rows, out);
+}
+
+}  // namespace llm

@@ -1,0 +1,140 @@
+// Backend: the op list every device implements. Public op methods check shapes and dtypes once
+// (LLM_CHECK: a mismatch is a bug in the caller, never user input), then call the device's
+// implementation. Model code sees only this header: no CUDA, no SIMD.
+//
+// Conventions: activations are f32 [rows, columns] row-major; weights may be any DType
+// (dense or quantized, used in their stored form); index tensors are i32. All TensorViews
+// handed to an op live in this backend's memory.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/tensor.h"
+#include "util/result.h"
+
+namespace llm {
+
+enum class DeviceKind { kCpu, kCuda };
+
+// Which pairs of a head's dims RoPE rotates together. Meta .pth and GGUF store Q/K so that
+// pairs are adjacent (2i, 2i+1); Hugging Face permutes them to (i, i + head_dim/2).
+enum class RopeLayout { kInterleaved, kHalfSplit };
+
+// Owned device memory. Moves only; frees on destruction.
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(void* data, int64_t bytes, std::function<void(void*)> release)
+      : data_(data), bytes_(bytes), release_(std::move(release)) {}
+  Buffer(Buffer&& other) noexcept { *this = std::move(other); }
+  Buffer& operator=(Buffer&& other) noexcept {
+    if (this != &other) {
+      reset();
+      data_ = other.data_;
+      bytes_ = other.bytes_;
+      release_ = std::move(other.release_);
+      other.data_ = nullptr;
+      other.bytes_ = 0;
+    }
+    return *this;
+  }
+  ~Buffer() { reset(); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  void* data() const { return data_; }
+  int64_t bytes() const { return bytes_; }
+  TensorView view(DType dtype, Shape shape) const;
+
+ private:
+  void reset() {
+    if (data_ != nullptr && release_) release_(data_);
+    data_ = nullptr;
+    bytes_ = 0;
+  }
+  void* data_ = nullptr;
+  int64_t bytes_ = 0;
+  std::function<void(void*)> release_;
+};
+
+// One layer's paged KV cache: the pool of blocks for K and for V.
+struct KvCacheView {
+  TensorView k;  // [n_blocks, block_size, n_kv_heads, head_dim], f32 | f16 | bf16
+  TensorView v;  // same shape and dtype as k
+};
+
+// The sequences of one step, for paged attention. Query rows of sequence s are
+// [query_start[s], query_start[s+1]); query row i sits at absolute position positions[i] and
+// attends causally to KV positions 0..positions[i] of its sequence, found through its block table
+// (position p lives in block block_tables[s, p / block_size], slot p % block_size).
+struct AttentionBatch {
+  TensorView query_start;   // i32 [n_seqs + 1], query_start[0] == 0, non-decreasing
+  TensorView positions;     // i32 [n_tokens]
+  TensorView block_tables;  // i32 [n_seqs, max_blocks_per_seq]
+  float scale = 1.0f;       // softmax scale, 1/sqrt(head_dim) for Llama
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual DeviceKind device_kind() const = 0;
+  virtual std::string name() const = 0;
+
+  // ---- memory ------------------------------------------------------------------------------
+  // Allocation failure is an expected outcome (memory planning), not a crash.
+  virtual Result<Buffer> allocate(int64_t bytes) = 0;
+  virtual void copy_from_host(TensorView dst, const void* src) = 0;  // dst.bytes() bytes
+  virtual void copy_to_host(void* dst, TensorView src) = 0;          // src.bytes() bytes
+  virtual void synchronize() = 0;
+
+  // ---- ops ---------------------------------------------------------------------------------
+  // out[i, :] = float(table[ids[i], :]).  table [vocab, dim] any dtype; ids i32 [n]; out f32 [n, dim].
+  // An id outside [0, vocab) is a caller bug (ids are validated when requests are admitted).
+  void embedding(TensorView table, TensorView ids, TensorView out);
+
+  // out = x * rsqrt(mean(x^2) + eps) * weight, per row.  x, out f32 [n, dim] (may alias);
+  // weight [dim] f32 | f16 | bf16.
+  void rms_norm(TensorView x, TensorView weight, float eps, TensorView out);
+
+  // out = x @ weight^T.  x f32 [n, k]; weight [m, k] any dtype; out f32 [n, m].
+  void linear(TensorView x, TensorView weight, TensorView out);
+
+  // Rotates each head of x in place by angle positions[i] * inv_freq[j] for pair j.
+  // x f32 [n, n_heads, head_dim]; positions i32 [n]; inv_freq f32 [head_dim / 2].
+  void rope(TensorView x, TensorView positions, TensorView inv_freq, RopeLayout layout);
+
+  // Writes token i's K and V into slot slots[i] (= block * block_size + offset) of the cache.
+  // k, v f32 [n, n_kv_heads, head_dim]; slots i32 [n].
+  void kv_write(TensorView k, TensorView v, KvCacheView cache, TensorView slots);
+
+  // Causal attention of each query row over its sequence's paged KV (see AttentionBatch).
+  // q f32 [n, n_heads, head_dim]; out f32 [n, n_heads, head_dim]; n_heads % n_kv_heads == 0
+  // (grouped-query attention: query head h reads KV head h / (n_heads / n_kv_heads)).
+  void paged_attention(TensorView q, KvCacheView cache, const AttentionBatch& batch, TensorView out);
+
+  // out = silu(gate) * up.  All f32 [n, f]; out may alias gate or up.
+  void silu_mul(TensorView gate, TensorView up, TensorView out);
+
+  // out = a + b.  All f32, same shape; out may alias a or b.
+  void add(TensorView a, TensorView b, TensorView out);
+
+  // out[i, :] = x[rows[i], :].  x f32 [n, d]; rows i32 [m]; out f32 [m, d].
+  void gather_rows(TensorView x, TensorView rows, TensorView out);
+
+ protected:
+  virtual void do_embedding(TensorView table, TensorView ids, TensorView out) = 0;
+  virtual void do_rms_norm(TensorView x, TensorView weight, float eps, TensorView out) = 0;
+  virtual void do_linear(TensorView x, TensorView weight, TensorView out) = 0;
+  virtual void do_rope(TensorView x, TensorView positions, TensorView inv_freq, RopeLayout layout) = 0;
+  virtual void do_kv_write(TensorView k, TensorView v, KvCacheView cache, TensorView slots) = 0;
+  virtual void do_paged_attention(TensorView q, KvCacheView cache, const AttentionBatch& batch, TensorView out) = 0;
+  virtual void do_silu_mul(TensorView gate, TensorView up, TensorView out) = 0;
+  virtual void do_add(TensorView a, TensorView b, TensorView out) = 0;
+  virtual void do_gather_rows(TensorView x, TensorView rows, TensorView out) = 0;
+};
+
+}  // namespace llm
