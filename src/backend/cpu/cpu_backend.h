@@ -9,6 +9,8 @@
 
 namespace llm {
 
+struct SimdKernels;  // backend/cpu/simd.h
+
 struct CpuBackendOptions {
   int n_threads = 1;
   bool reference = false;
@@ -41,6 +43,7 @@ class CpuBackend final : public Backend {
  private:
   CpuBackendOptions options_;
   std::unique_ptr<ThreadPool> pool_;
+  const SimdKernels* simd_ = nullptr;  // chosen once at construction from the CPU's features
 };
 
 }  // namespace llm

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds everything and runs every test: the unit and golden tests (ctest), then each fuzz
+# target for a short time under ASan/UBSan on its seed corpus.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+jobs=${LLAMA_BUILD_JOBS:-$(nproc)}
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+# Fuzzers: clang + libFuzzer, sanitizers on; a finding fails the run.
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DLLAMA_FUZZ=ON -DLLAMA_BUILD_TESTS=OFF >/dev/null
+ninja -C build-fuzz -j "$jobs" fuzz_safetensors fuzz_gguf fuzz_pickle >&2
+seconds=${LLAMA_FUZZ_SECONDS:-30}
+for target in safetensors gguf pickle; do
+  corpus=$(mktemp -d)
+  cp fuzz/corpus/$target/* "$corpus"/ 2>/dev/null || true
+  echo "fuzz_$target: ${seconds}s" >&2
+  ASAN_OPTIONS=detect_leaks=1 build-fuzz/fuzz/fuzz_$target -max_total_time="$seconds" -rss_limit_mb=2048 \
+    -max_len=65536 "$corpus" 2>"$corpus.log" || { tail -50 "$corpus.log"; echo "fuzz_$target: FAILED" >&2; exit 1; }
+  tail -1 "$corpus.log" >&2
+  rm -rf "$corpus" "$corpus.log"
+done
+echo "all tests passed"

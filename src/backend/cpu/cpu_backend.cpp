@@ -1,0 +1,99 @@
+// CpuBackend glue: memory, and each op routed to its reference or fast kernel.
+#include "backend/cpu/cpu_backend.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "backend/cpu/fast_ops.h"
+#include "backend/cpu/reference_ops.h"
+#include "backend/cpu/simd.h"
+#include "util/str.h"
+
+namespace llm {
+namespace {
+
+// 64 bytes: a cache line, and the widest SIMD load (AVX-512) stays within one.
+constexpr size_t kAlignment = 64;
+
+}  // namespace
+
+CpuBackend::CpuBackend(CpuBackendOptions options)
+    : options_(options),
+      pool_(std::make_unique<ThreadPool>(options.reference ? 1 : std::max(1, options.n_threads))),
+      simd_(&best_simd_kernels()) {}
+
+CpuBackend::~CpuBackend() = default;
+
+std::string CpuBackend::name() const {
+  if (options_.reference) return "cpu-reference";
+  return str("cpu (", pool_->n_threads(), " threads, ", simd_->name, ")");
+}
+
+Result<Buffer> CpuBackend::allocate(int64_t bytes) {
+  if (bytes < 0) return make_error(ErrorCode::kInvalidArgument, str("allocate: negative size ", bytes));
+  // aligned_alloc wants a multiple of the alignment; never 0 bytes, so an empty buffer is still
+  // a valid pointer.
+  size_t rounded = (static_cast<size_t>(bytes) + kAlignment - 1) / kAlignment * kAlignment;
+  if (rounded == 0) rounded = kAlignment;
+  void* data = std::aligned_alloc(kAlignment, rounded);
+  if (data == nullptr) {
+    return make_error(ErrorCode::kOutOfMemory, str("cpu: cannot allocate ", bytes, " bytes of host memory"));
+  }
+  return Buffer(data, bytes, [](void* pointer) { std::free(pointer); });
+}
+
+void CpuBackend::copy_from_host(TensorView dst, const void* src) {
+  std::memcpy(dst.data, src, static_cast<size_t>(dst.bytes()));
+}
+
+void CpuBackend::copy_to_host(void* dst, TensorView src) {
+  std::memcpy(dst, src.data, static_cast<size_t>(src.bytes()));
+}
+
+void CpuBackend::do_embedding(TensorView table, TensorView ids, TensorView out) {
+  if (options_.reference) return reference_embedding(table, ids, out);
+  fast_embedding({*pool_, *simd_}, table, ids, out);
+}
+
+void CpuBackend::do_rms_norm(TensorView x, TensorView weight, float eps, TensorView out) {
+  if (options_.reference) return reference_rms_norm(x, weight, eps, out);
+  fast_rms_norm({*pool_, *simd_}, x, weight, eps, out);
+}
+
+void CpuBackend::do_linear(TensorView x, TensorView weight, TensorView out) {
+  if (options_.reference) return reference_linear(x, weight, out);
+  fast_linear({*pool_, *simd_}, x, weight, out);
+}
+
+void CpuBackend::do_rope(TensorView x, TensorView positions, TensorView inv_freq, RopeLayout layout) {
+  if (options_.reference) return reference_rope(x, positions, inv_freq, layout);
+  fast_rope({*pool_, *simd_}, x, positions, inv_freq, layout);
+}
+
+void CpuBackend::do_kv_write(TensorView k, TensorView v, KvCacheView cache, TensorView slots) {
+  if (options_.reference) return reference_kv_write(k, v, cache, slots);
+  fast_kv_write({*pool_, *simd_}, k, v, cache, slots);
+}
+
+void CpuBackend::do_paged_attention(TensorView q, KvCacheView cache, const AttentionBatch& batch, TensorView out) {
+  if (options_.reference) return reference_paged_attention(q, cache, batch, out);
+  fast_paged_attention({*pool_, *simd_}, q, cache, batch, out);
+}
+
+void CpuBackend::do_silu_mul(TensorView gate, TensorView up, TensorView out) {
+  if (options_.reference) return reference_silu_mul(gate, up, out);
+  fast_silu_mul({*pool_, *simd_}, gate, up, out);
+}
+
+void CpuBackend::do_add(TensorView a, TensorView b, TensorView out) {
+  if (options_.reference) return reference_add(a, b, out);
+  fast_add({*pool_, *simd_}, a, b, out);
+}
+
+void CpuBackend::do_gather_rows(TensorView x, TensorView rows, TensorView out) {
+  if (options_.reference) return reference_gather_rows(x, rows, out);
+  fast_gather_rows({*pool_, *simd_}, x, rows, out);
+}
+
+}  // namespace llm

@@ -1,0 +1,32 @@
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+
+namespace {
+
+const char* kUsage =
+    "usage: llama <command> [options]\n"
+    "commands:\n"
+    "  run       generate from a model (llama run --help)\n"
+    "  version   print the version\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "help") {
+    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  std::string command = args[0];
+  args.erase(args.begin());
+  if (command == "run") return llm::run_command(args);
+  if (command == "version" || command == "--version") {
+    std::printf("llama (llama-stack-cpp) 0.1.0\n");
+    return 0;
+  }
+  std::fprintf(stderr, "llama: unknown command \"%s\"\n%s", command.c_str(), kUsage);
+  return 2;
+}

@@ -1,0 +1,176 @@
+// llama run MODEL (--prompt TEXT | --prompt-tokens 1,2,3) [--max-tokens N] [--temperature T]
+//           [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R] [--seed S] [--ignore-eos]
+//           [--device cpu|cuda] [--threads N] [--json]
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "backend/registry.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "engine/generator.h"
+#include "model/loader.h"
+#include "util/json.h"
+#include "util/str.h"
+
+namespace llm {
+namespace {
+
+const ArgSpec kRunSpec{
+    .options_with_value = {"--prompt", "--prompt-tokens", "--max-tokens", "--temperature", "--top-p", "--top-k",
+                           "--min-p", "--repetition-penalty", "--seed", "--device", "--threads", "--kv-block-size"},
+    .flags = {"--ignore-eos", "--json", "--help"},
+};
+
+const char* kRunUsage =
+    "usage: llama run [MODEL] (--prompt TEXT | --prompt-tokens 1,2,3) [--max-tokens N]\n"
+    "                 [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R]\n"
+    "                 [--seed S] [--ignore-eos] [--device cpu|cuda] [--threads N] [--json]\n"
+    "MODEL: a Hugging Face or Meta checkpoint directory, a .gguf file, or ollama://NAME[:TAG].\n"
+    "Without MODEL the built-in default model is used.\n";
+
+int fail(const Error& error) {
+  std::fprintf(stderr, "llama run: %s\n", error.to_string().c_str());
+  return 1;
+}
+
+const char* finish_reason_name(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kLength: return "length";
+    case FinishReason::kStop: return "stop";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string default_model_path() {
+  if (const char* env = std::getenv("LLAMA_DEFAULT_MODEL"); env != nullptr && *env != '\0') return env;
+  return LLAMA_DEFAULT_MODEL;
+}
+
+int run_command(const std::vector<std::string>& argv) {
+  Result<Args> parsed = Args::parse(argv, kRunSpec);
+  if (!parsed) {
+    std::fprintf(stderr, "llama run: %s\n%s", parsed.error().message.c_str(), kRunUsage);
+    return 2;
+  }
+  const Args& args = *parsed;
+  if (args.flag("--help")) {
+    std::fputs(kRunUsage, stdout);
+    return 0;
+  }
+  if (args.positional().size() > 1) {
+    std::fprintf(stderr, "llama run: one MODEL expected, got %zu arguments\n%s", args.positional().size(), kRunUsage);
+    return 2;
+  }
+  std::string model_path = args.positional().empty() ? default_model_path() : args.positional()[0];
+
+  std::vector<int32_t> prompt;
+  if (args.value("--prompt") && args.value("--prompt-tokens")) {
+    std::fprintf(stderr, "llama run: give --prompt or --prompt-tokens, not both\n");
+    return 2;
+  }
+  if (args.value("--prompt")) {
+    return fail(make_error(ErrorCode::kUnsupported,
+                           "--prompt needs a tokenizer, which this build does not have yet; pass token ids with "
+                           "--prompt-tokens 1,2,3"));
+  }
+  if (std::optional<std::string> tokens = args.value("--prompt-tokens")) {
+    Result<std::vector<int32_t>> list = parse_token_list(*tokens, "--prompt-tokens");
+    if (!list) return fail(list.error());
+    prompt = std::move(*list);
+  } else {
+    std::fprintf(stderr, "llama run: a prompt is required (--prompt-tokens 1,2,3)\n%s", kRunUsage);
+    return 2;
+  }
+
+  GenerateOptions options;
+  Result<int64_t> max_tokens = args.integer("--max-tokens", 32, 0, 1 << 24);
+  Result<double> temperature = args.number("--temperature", 0.0, 0.0, 100.0);
+  Result<double> top_p = args.number("--top-p", 1.0, 0.0, 1.0);
+  Result<int64_t> top_k = args.integer("--top-k", 0, 0, INT32_MAX);
+  Result<double> min_p = args.number("--min-p", 0.0, 0.0, 1.0);
+  Result<double> penalty = args.number("--repetition-penalty", 1.0, 1e-6, 1e6);
+  Result<int64_t> seed = args.integer("--seed", 0, 0, INT64_MAX);
+  Result<int64_t> threads = args.integer("--threads", 0, 0, 4096);
+  Result<int64_t> block_size = args.integer("--kv-block-size", 16, 1, 1 << 16);
+  for (const auto* r : {&max_tokens, &top_k, &seed, &threads, &block_size}) {
+    if (!*r) return fail(r->error());
+  }
+  for (const auto* r : {&temperature, &top_p, &min_p, &penalty}) {
+    if (!*r) return fail(r->error());
+  }
+  options.max_tokens = static_cast<int32_t>(*max_tokens);
+  options.sampling = SamplingParams{.temperature = static_cast<float>(*temperature),
+                                    .top_k = static_cast<int32_t>(*top_k),
+                                    .top_p = static_cast<float>(*top_p),
+                                    .min_p = static_cast<float>(*min_p),
+                                    .repetition_penalty = static_cast<float>(*penalty),
+                                    .seed = static_cast<uint64_t>(*seed)};
+  Status sampling_ok = options.sampling.validate();
+  if (!sampling_ok) return fail(sampling_ok.error());
+  options.ignore_eos = args.flag("--ignore-eos");
+
+  Result<std::unique_ptr<Backend>> backend =
+      create_backend(BackendOptions{.device = args.value("--device").value_or("cpu"),
+                                    .n_threads = static_cast<int>(*threads)});
+  if (!backend) return fail(backend.error());
+
+  auto load_start = std::chrono::steady_clock::now();
+  Result<std::unique_ptr<LoadedModel>> loaded = load_model(model_path, LoadOptions{});
+  if (!loaded) return fail(loaded.error());
+  const LlamaConfig& config = (*loaded)->config;
+  int64_t total = static_cast<int64_t>(prompt.size()) + options.max_tokens;
+  if (total > config.max_position) {
+    return fail(make_error(ErrorCode::kInvalidArgument,
+                           str("prompt (", prompt.size(), " tokens) + --max-tokens ", options.max_tokens,
+                               " exceeds the model's context length ", config.max_position)));
+  }
+  // The KV pool holds exactly this request (rounded up to whole blocks).
+  KvManager kv(static_cast<int32_t>((total + *block_size - 1) / *block_size), static_cast<int32_t>(*block_size));
+  Result<std::unique_ptr<LlamaModel>> model =
+      LlamaModel::create(**backend, **loaded,
+                         KvCacheOptions{.n_blocks = kv.pool().n_blocks(), .block_size = kv.block_size()});
+  if (!model) return fail(model.error());
+  double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+
+  bool json = args.flag("--json");
+  Result<GenerateResult> result = generate(**model, kv, prompt, options, [&](int32_t token) {
+    if (!json) {
+      std::printf("%d ", token);
+      std::fflush(stdout);
+    }
+  });
+  if (!result) {
+    if (!json) std::printf("\n");
+    return fail(result.error());
+  }
+  double prefill_tps = result->prefill_seconds > 0 ? static_cast<double>(prompt.size()) / result->prefill_seconds : 0;
+  size_t decoded = result->tokens.empty() ? 0 : result->tokens.size() - 1;  // the first comes from prefill
+  double decode_tps = result->decode_seconds > 0 ? static_cast<double>(decoded) / result->decode_seconds : 0;
+  if (json) {
+    Json out = {
+        {"model", model_path},
+        {"prompt_tokens", prompt},
+        {"tokens", result->tokens},
+        {"text", nullptr},  // needs the tokenizer
+        {"finish_reason", finish_reason_name(result->finish_reason)},
+        {"timings",
+         {{"load_seconds", load_seconds},
+          {"prefill_seconds", result->prefill_seconds},
+          {"decode_seconds", result->decode_seconds},
+          {"prefill_tokens_per_second", prefill_tps},
+          {"decode_tokens_per_second", decode_tps}}},
+    };
+    std::cout << out.dump() << "\n";
+  } else {
+    std::printf("\n");
+    std::fprintf(stderr, "prefill: %zu tokens, %.1f tok/s; decode: %zu tokens, %.1f tok/s (%s)\n", prompt.size(),
+                 prefill_tps, decoded, decode_tps, finish_reason_name(result->finish_reason));
+  }
+  return 0;
+}
+
+}  // namespace llm

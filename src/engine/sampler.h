@@ -1,0 +1,38 @@
+// Token sampling on the host: repetition penalty, then temperature, top-k, top-p and min-p
+// (the order of transformers' logits processors), then a seeded draw. Temperature 0 is greedy.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <span>
+
+#include "util/result.h"
+
+namespace llm {
+
+struct SamplingParams {
+  float temperature = 0.0f;        // <= 0: greedy (argmax)
+  int32_t top_k = 0;               // 0: off
+  float top_p = 1.0f;              // 1: off
+  float min_p = 0.0f;              // 0: off
+  float repetition_penalty = 1.0f; // 1: off; > 1 discourages tokens already in the context
+  uint64_t seed = 0;
+
+  // Ranges: temperature >= 0, top_k >= 0, top_p in (0, 1], min_p in [0, 1], penalty > 0.
+  Status validate() const;
+};
+
+class Sampler {
+ public:
+  explicit Sampler(const SamplingParams& params);
+
+  // Picks the next token from logits [vocab]; `context` holds the prompt and generated tokens
+  // (for the repetition penalty). Ties in greedy mode go to the lowest id, like torch.argmax.
+  int32_t sample(std::span<const float> logits, std::span<const int32_t> context);
+
+ private:
+  SamplingParams params_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace llm
