@@ -1,7 +1,7 @@
 // libFuzzer target for the PyTorch checkpoint reader: one input goes through the whole path (ZIP
 // reader, restricted unpickler, tensor reconstruction) and, separately, through the unpickler
 // alone so that raw pickle mutations reach deep opcodes without first forming a valid ZIP.
-// Seeds: fuzz/corpus/pickle/ (made by make_seeds.py there).
+// Seeds: fuzz/corpus/pickle/ (made by tools/fuzz/make_pickle_seeds.py).
 #include <cstddef>
 #include <cstdint>
 #include <span>

@@ -7,6 +7,7 @@
 namespace llm {
 
 int run_command(const std::vector<std::string>& args);
+int bench_command(const std::vector<std::string>& args);
 
 // The built-in default model: $LLAMA_DEFAULT_MODEL, else the one this build was configured with.
 std::string default_model_path();

@@ -10,6 +10,7 @@ const char* kUsage =
     "usage: llama <command> [options]\n"
     "commands:\n"
     "  run       generate from a model (llama run --help)\n"
+    "  bench     measure prefill and decode speed (llama bench --help)\n"
     "  version   print the version\n";
 
 }  // namespace
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   std::string command = args[0];
   args.erase(args.begin());
   if (command == "run") return llm::run_command(args);
+  if (command == "bench") return llm::bench_command(args);
   if (command == "version" || command == "--version") {
     std::printf("llama (llama-stack-cpp) 0.1.0\n");
     return 0;

@@ -3,25 +3,16 @@
 #include <algorithm>
 #include <chrono>
 
+#include "engine/step_batch.h"
 #include "util/str.h"
 
 namespace llm {
 namespace {
 
-// One sequence's step: tokens [begin, end) of `all` at positions begin.., logits for the last.
 ForwardBatch single_sequence_batch(const KvManager& kv, const SequenceBlocks& sequence,
-                                   const std::vector<int32_t>& all, int32_t begin, int32_t end) {
-  ForwardBatch batch;
-  for (int32_t position = begin; position < end; ++position) {
-    batch.tokens.push_back(all[static_cast<size_t>(position)]);
-    batch.positions.push_back(position);
-    batch.slots.push_back(kv.slot(sequence, position));
-  }
-  batch.query_start = {0, end - begin};
-  batch.block_tables = sequence.blocks;
-  batch.max_blocks_per_seq = static_cast<int32_t>(sequence.blocks.size());
-  batch.logit_rows = {end - begin - 1};
-  return batch;
+                                   const std::vector<int32_t>& context, int32_t begin, int32_t end) {
+  StepSequence step{.blocks = &sequence, .context = context, .begin = begin, .end = end};
+  return build_step_batch(kv, std::span<const StepSequence>(&step, 1));
 }
 
 }  // namespace

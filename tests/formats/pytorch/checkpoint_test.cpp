@@ -254,7 +254,7 @@ TEST(PytorchCheckpoint, RejectsBigEndianLegacyAndNonCheckpoints) {
                ErrorCode::kUnsupported, "uses compression method 8");
 }
 
-// The fuzz seed is written by fuzz/corpus/pickle/make_seeds.py (Python's struct, not our writer).
+// The fuzz seed is written by tools/fuzz/make_pickle_seeds.py (Python's struct, not our writer).
 TEST(PytorchCheckpoint, LoadsFuzzSeedMadeByPython) {
   const std::filesystem::path path = std::filesystem::path(LLAMA_SOURCE_DIR) / "fuzz/corpus/pickle/state_dict.pth";
   if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not generated";

@@ -3,14 +3,17 @@
 # JSON header, data section tiled by data_offsets):
 #   one_f32.safetensors: one F32 [2] tensor (1.0, -2.0) plus __metadata__;
 #   three_dtypes.safetensors: F16 [2], BF16 [1, 2] and a zero-size F32 [0], space-padded header.
-# (libFuzzer also reads this script as an input; that is harmless.)
+# Run: python3 tools/fuzz/make_safetensors_seed.py (writes into fuzz/corpus/safetensors/).
 import json
+import os
 import struct
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fuzz", "corpus", "safetensors")
 
 
 def write(path, tensors, data, pad=0):
     header = json.dumps(tensors, separators=(",", ":")).encode() + b" " * pad
-    with open(path, "wb") as out:
+    with open(os.path.join(HERE, path), "wb") as out:
         out.write(struct.pack("<Q", len(header)) + header + data)
 
 

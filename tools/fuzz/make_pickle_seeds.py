@@ -4,12 +4,12 @@
 state_dict.pkl: the data.pkl that torch.save({"w": bf16 (2, 3)}) writes (protocol 2), as
                 CPython's pickle.py composes it.
 state_dict.pth: that pickle in a torch.save-style ZIP (STORED, 64-byte-aligned records).
-Run: python3 fuzz/corpus/pickle/make_seeds.py
+Run: python3 tools/fuzz/make_pickle_seeds.py
 """
 import os
 import struct
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fuzz", "corpus", "pickle")
 
 
 def binunicode(text):

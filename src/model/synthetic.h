@@ -1,0 +1,25 @@
+// Synthetic models: a known Llama shape with random weights made in memory (no file), for
+// benchmarks (`llama bench --synthetic NAME`). Deterministic for a given seed.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/loader.h"
+
+namespace llm {
+
+// Known shapes: llama-100m, llama3.2-1b, llama3.2-3b, llama3.1-8b, llama3.1-70b.
+Result<LlamaConfig> synthetic_config(const std::string& name);
+std::vector<std::string> synthetic_model_names();
+
+struct SyntheticOptions {
+  DType dtype = DType::kBF16;  // weights' dtype: f32 | f16 | bf16
+  uint64_t seed = 1;
+};
+
+// Host weights, ~N(0, 1/fan_in) in spirit (uniform with that variance), norms 1.
+Result<std::unique_ptr<LoadedModel>> make_synthetic_model(const LlamaConfig& config, const SyntheticOptions& options);
+
+}  // namespace llm
