@@ -15,9 +15,12 @@ for target in safetensors gguf pickle; do
   corpus=$(mktemp -d)
   cp fuzz/corpus/$target/* "$corpus"/ 2>/dev/null || true
   echo "fuzz_$target: ${seconds}s" >&2
+  # A finding is written under $corpus.artifacts/ and its last lines (input in base64) printed.
+  mkdir -p "$corpus.artifacts"
   ASAN_OPTIONS=detect_leaks=1 build-fuzz/fuzz/fuzz_$target -max_total_time="$seconds" -rss_limit_mb=2048 \
-    -max_len=65536 "$corpus" 2>"$corpus.log" || { tail -50 "$corpus.log"; echo "fuzz_$target: FAILED" >&2; exit 1; }
+    -max_len=65536 -artifact_prefix="$corpus.artifacts/" "$corpus" 2>"$corpus.log" ||
+    { tail -30 "$corpus.log"; echo "fuzz_$target: FAILED" >&2; exit 1; }
   tail -1 "$corpus.log" >&2
-  rm -rf "$corpus" "$corpus.log"
+  rm -rf "$corpus" "$corpus.log" "$corpus.artifacts"
 done
 echo "all tests passed"

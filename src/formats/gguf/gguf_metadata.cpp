@@ -213,7 +213,8 @@ Result<std::vector<float>> GgufMetadata::get_array_floats(std::string_view key) 
   LLM_CHECK(value.array_bytes.size() == value.array_length * sizeof(float), "gguf key '", key, "': ",
             value.array_bytes.size(), " bytes for ", value.array_length, " float32");
   std::vector<float> floats(value.array_length);
-  std::memcpy(floats.data(), value.array_bytes.data(), floats.size() * sizeof(float));
+  // An empty array has no bytes (data() may be null, which memcpy must never see).
+  if (!floats.empty()) std::memcpy(floats.data(), value.array_bytes.data(), floats.size() * sizeof(float));
   return floats;
 }
 

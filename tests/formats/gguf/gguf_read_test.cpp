@@ -218,3 +218,25 @@ TEST(GgufRead, ReadsFromDiskAndKeepsMappingAlive) {
 
 }  // namespace
 }  // namespace llm::test
+
+namespace llm {
+namespace {
+
+using namespace test;  // NOLINT: the GGUF test writer
+
+// Found by fuzz_gguf: an empty float array made get_array_floats memcpy from a null pointer.
+TEST(GgufMetadata, EmptyArraysReadBackEmpty) {
+  TestGguf spec;
+  spec.version = 3;
+  spec.kvs = {kv_array_f32("tokenizer.ggml.scores", {}), kv_array_i32("tokenizer.ggml.token_type", {}),
+              kv_array_strings("tokenizer.ggml.tokens", {})};
+  std::vector<uint8_t> bytes = spec.build();
+  Result<GgufFile> file = parse_gguf(std::as_bytes(std::span(bytes)), "empty.gguf");
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  EXPECT_TRUE(file->metadata.get_array_floats("tokenizer.ggml.scores")->empty());
+  EXPECT_TRUE(file->metadata.get_array_ints("tokenizer.ggml.token_type")->empty());
+  EXPECT_TRUE(file->metadata.get_array_strings("tokenizer.ggml.tokens")->empty());
+}
+
+}  // namespace
+}  // namespace llm
