@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
 # Installs the build dependencies from Debian/Ubuntu packages (when missing) and builds `llama`
 # into build/. Safe to run again: it only installs what is absent and rebuilds what changed.
+#   LLAMA_EXTRA_PACKAGES      more packages that must be installed (scripts/test.sh adds its own)
+#   LLAMA_OPTIONAL_PACKAGES   packages installed only where the distribution has them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential cmake ninja-build nlohmann-json3-dev libgtest-dev clang libclang-rt-dev)
+required=(build-essential cmake ninja-build nlohmann-json3-dev libgtest-dev ${LLAMA_EXTRA_PACKAGES:-})
+optional=(${LLAMA_OPTIONAL_PACKAGES:-})
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
+for p in "${required[@]}" "${optional[@]}"; do installed "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]}" >&2
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+  to_install=()
+  for p in "${missing[@]}"; do
+    if [[ " ${optional[*]} " == *" $p "* ]] && ! apt-cache show "$p" >/dev/null 2>&1; then continue; fi
+    to_install+=("$p")
+  done
+  if [ ${#to_install[@]} -gt 0 ]; then
+    echo "setup: installing ${to_install[*]}" >&2
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${to_install[@]}" >/dev/null
+  fi
 fi
 
 jobs=${LLAMA_BUILD_JOBS:-$(nproc)}

@@ -3,7 +3,9 @@
 # target for a short time under ASan/UBSan on its seed corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+# The fuzzers need clang with libFuzzer and the sanitizer runtimes (Debian 12: libclang-rt-dev;
+# older releases ship them inside clang's own packages).
+LLAMA_EXTRA_PACKAGES="clang" LLAMA_OPTIONAL_PACKAGES="libclang-rt-dev" scripts/setup.sh
 jobs=${LLAMA_BUILD_JOBS:-$(nproc)}
 ctest --test-dir build --output-on-failure -j "$jobs"
 

@@ -17,7 +17,7 @@ ForwardBatch single_sequence_batch(const KvManager& kv, const SequenceBlocks& se
 
 }  // namespace
 
-Result<GenerateResult> generate(LlamaModel& model, KvManager& kv, const std::vector<int32_t>& prompt,
+Result<GenerateResult> generate(ModelRunner& model, KvManager& kv, const std::vector<int32_t>& prompt,
                                 const GenerateOptions& options, const std::function<void(int32_t)>& on_token) {
   const LlamaConfig& config = model.config();
   if (prompt.empty()) return make_error(ErrorCode::kInvalidArgument, "the prompt has no tokens");

@@ -33,7 +33,7 @@ struct GenerateResult {
 // Runs on `model` using `kv` for block bookkeeping; all blocks are returned when it finishes.
 // An empty prompt, an out-of-vocab id, or a prompt + max_tokens beyond the KV pool is an
 // kInvalidArgument error. `on_token` (optional) sees each token as it is sampled.
-Result<GenerateResult> generate(LlamaModel& model, KvManager& kv, const std::vector<int32_t>& prompt,
+Result<GenerateResult> generate(ModelRunner& model, KvManager& kv, const std::vector<int32_t>& prompt,
                                 const GenerateOptions& options,
                                 const std::function<void(int32_t)>& on_token = nullptr);
 

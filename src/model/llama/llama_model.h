@@ -8,6 +8,7 @@
 
 #include "backend/backend.h"
 #include "model/loader.h"
+#include "model/model_runner.h"
 
 namespace llm {
 
@@ -29,17 +30,17 @@ struct ForwardBatch {
   std::vector<int32_t> logit_rows;    // step rows whose logits are returned, e.g. each sequence's last
 };
 
-class LlamaModel {
+class LlamaModel final : public ModelRunner {
  public:
   // Places the weights on the backend's device (zero copy on the CPU) and allocates the KV pool.
   static Result<std::unique_ptr<LlamaModel>> create(Backend& backend, const LoadedModel& model,
                                                     const KvCacheOptions& kv_options);
 
-  const LlamaConfig& config() const { return config_; }
+  const LlamaConfig& config() const override { return config_; }
   const KvCacheOptions& kv_options() const { return kv_options_; }
 
   // Runs the step; logits gets [logit_rows.size(), vocab] floats.
-  Status forward(const ForwardBatch& batch, std::vector<float>& logits);
+  Status forward(const ForwardBatch& batch, std::vector<float>& logits) override;
 
  private:
   LlamaModel(Backend& backend, const LoadedModel& model, const KvCacheOptions& kv_options);
