@@ -26,13 +26,14 @@ TensorView Buffer::view(DType dtype, Shape shape) const {
   return view;
 }
 
-void Backend::embedding(TensorView table, TensorView ids, TensorView out) {
+void Backend::embedding(TensorView table, TensorView ids, TensorView out, int64_t first_row) {
   LLM_CHECK(table.shape.rank() == 2, "embedding table: expected rank 2, got ", table.shape);
   check_i32(ids, "embedding ids", 1);
   check_f32(out, "embedding out", 2);
   LLM_CHECK(out.shape[0] == ids.shape[0] && out.shape[1] == table.shape[1], "embedding out: expected [", ids.shape[0],
             ", ", table.shape[1], "], got ", out.shape);
-  do_embedding(table, ids, out);
+  LLM_CHECK(first_row >= 0, "embedding first_row ", first_row);
+  do_embedding(table, ids, out, first_row);
 }
 
 void Backend::rms_norm(TensorView x, TensorView weight, float eps, TensorView out) {

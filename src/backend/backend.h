@@ -92,9 +92,12 @@ class Backend {
   virtual void synchronize() = 0;
 
   // ---- ops ---------------------------------------------------------------------------------
-  // out[i, :] = float(table[ids[i], :]).  table [vocab, dim] any dtype; ids i32 [n]; out f32 [n, dim].
-  // An id outside [0, vocab) is a caller bug (ids are validated when requests are admitted).
-  void embedding(TensorView table, TensorView ids, TensorView out);
+  // out[i, :] = float(table[ids[i] - first_row, :]) for ids in [first_row, first_row + rows), else
+  // zeros (a vocab-parallel rank holds rows [first_row, first_row + rows) of the whole table; the
+  // ranks' outputs are summed). table [rows, dim] any dtype; ids i32 [n]; out f32 [n, dim].
+  // With first_row 0 and the whole table, an id outside [0, vocab) is a caller bug (ids are
+  // validated when requests are admitted).
+  void embedding(TensorView table, TensorView ids, TensorView out, int64_t first_row = 0);
 
   // out = x * rsqrt(mean(x^2) + eps) * weight, per row.  x, out f32 [n, dim] (may alias);
   // weight [dim] f32 | f16 | bf16.
@@ -126,7 +129,7 @@ class Backend {
   void gather_rows(TensorView x, TensorView rows, TensorView out);
 
  protected:
-  virtual void do_embedding(TensorView table, TensorView ids, TensorView out) = 0;
+  virtual void do_embedding(TensorView table, TensorView ids, TensorView out, int64_t first_row) = 0;
   virtual void do_rms_norm(TensorView x, TensorView weight, float eps, TensorView out) = 0;
   virtual void do_linear(TensorView x, TensorView weight, TensorView out) = 0;
   virtual void do_rope(TensorView x, TensorView positions, TensorView inv_freq, RopeLayout layout) = 0;

@@ -106,11 +106,14 @@ TEST(CpuFast, Embedding) {
     HostTensor table = random_tensor(dtype, {vocab, dim}, 5);
     HostTensor ids = i32_tensor({0, 258, 17, 17, 100, 3, 258});
     HostTensor expected(DType::kF32, {7, dim});
-    reference_embedding(table.view, ids.view, expected.view);
-    for (const FastConfig& config : configs) {
-      HostTensor out = nan_f32({7, dim});
-      fast_embedding(config.context(), table.view, ids.view, out.view);
-      expect_close(out.f32(), expected.f32(), 0.0, 0.0, out.numel(), str("embedding ", dtype_name(dtype), " ", config.label()));
+    for (int64_t first_row : {0, 17}) {  // 17: a vocab-parallel rank whose rows start at id 17
+      reference_embedding(table.view, ids.view, expected.view, first_row);
+      for (const FastConfig& config : configs) {
+        HostTensor out = nan_f32({7, dim});
+        fast_embedding(config.context(), table.view, ids.view, out.view, first_row);
+        expect_close(out.f32(), expected.f32(), 0.0, 0.0, out.numel(),
+                     str("embedding ", dtype_name(dtype), " first_row ", first_row, " ", config.label()));
+      }
     }
   }
 }

@@ -97,11 +97,26 @@ TEST(CpuReference, EmbeddingConvertsRows) {
   HostTensor table = random_tensor(DType::kBF16, {5, 6}, 3);
   HostTensor ids = i32_tensor({4, 0, 4});
   HostTensor out(DType::kF32, {3, 6});
-  reference_embedding(table.view, ids.view, out.view);
+  reference_embedding(table.view, ids.view, out.view, 0);
   for (int i = 0; i < 3; ++i) {
     for (int j = 0; j < 6; ++j) {
       EXPECT_EQ(out.f32()[i * 6 + j], bf16_to_float(table.as<uint16_t>()[ids.i32()[i] * 6 + j]));
     }
+  }
+}
+
+// A vocab-parallel rank holding rows [3, 8) of the whole table: its own ids read row id - 3,
+// others give zeros (the ranks' outputs are summed).
+TEST(CpuReference, EmbeddingOfAVocabShard) {
+  HostTensor table = random_tensor(DType::kF32, {5, 4}, 9);
+  HostTensor ids = i32_tensor({2, 3, 7, 8});
+  HostTensor out(DType::kF32, {4, 4});
+  reference_embedding(table.view, ids.view, out.view, 3);
+  for (int j = 0; j < 4; ++j) {
+    EXPECT_EQ(out.f32()[0 * 4 + j], 0.0f);
+    EXPECT_EQ(out.f32()[1 * 4 + j], table.f32()[0 * 4 + j]);
+    EXPECT_EQ(out.f32()[2 * 4 + j], table.f32()[4 * 4 + j]);
+    EXPECT_EQ(out.f32()[3 * 4 + j], 0.0f);
   }
 }
 

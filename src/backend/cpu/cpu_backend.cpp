@@ -51,9 +51,9 @@ void CpuBackend::copy_to_host(void* dst, TensorView src) {
   std::memcpy(dst, src.data, static_cast<size_t>(src.bytes()));
 }
 
-void CpuBackend::do_embedding(TensorView table, TensorView ids, TensorView out) {
-  if (options_.reference) return reference_embedding(table, ids, out);
-  fast_embedding({*pool_, *simd_}, table, ids, out);
+void CpuBackend::do_embedding(TensorView table, TensorView ids, TensorView out, int64_t first_row) {
+  if (options_.reference) return reference_embedding(table, ids, out, first_row);
+  fast_embedding({*pool_, *simd_}, table, ids, out, first_row);
 }
 
 void CpuBackend::do_rms_norm(TensorView x, TensorView weight, float eps, TensorView out) {

@@ -30,7 +30,7 @@ class CpuBackend final : public Backend {
   void synchronize() override {}
 
  protected:
-  void do_embedding(TensorView table, TensorView ids, TensorView out) override;
+  void do_embedding(TensorView table, TensorView ids, TensorView out, int64_t first_row) override;
   void do_rms_norm(TensorView x, TensorView weight, float eps, TensorView out) override;
   void do_linear(TensorView x, TensorView weight, TensorView out) override;
   void do_rope(TensorView x, TensorView positions, TensorView inv_freq, RopeLayout layout) override;

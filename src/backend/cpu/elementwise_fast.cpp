@@ -15,15 +15,20 @@ constexpr int64_t kElementChunk = 16384;  // elements per thread-pool chunk for 
 
 }  // namespace
 
-void fast_embedding(const CpuKernelContext& ctx, TensorView table, TensorView ids, TensorView out) {
-  int64_t n = ids.shape[0], vocab = table.shape[0], dim = table.shape[1];
+void fast_embedding(const CpuKernelContext& ctx, TensorView table, TensorView ids, TensorView out,
+                    int64_t first_row) {
+  int64_t n = ids.shape[0], rows = table.shape[0], dim = table.shape[1];
   int64_t row_bytes = dtype_row_bytes(table.dtype, dim);
   const int32_t* id = ids.as<const int32_t>();  // [n]
   float* result = out.as<float>();               // [n, dim]
   ctx.pool.parallel_for(n, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      LLM_CHECK(id[i] >= 0 && id[i] < vocab, "embedding id ", id[i], " of row ", i, " outside [0, ", vocab, ")");
-      const auto* row = static_cast<const std::byte*>(table.data) + id[i] * row_bytes;
+      int64_t local = id[i] - first_row;
+      if (local < 0 || local >= rows) {  // a row another vocab-parallel rank holds
+        std::fill(result + i * dim, result + (i + 1) * dim, 0.0f);
+        continue;
+      }
+      const auto* row = static_cast<const std::byte*>(table.data) + local * row_bytes;
       convert_row_to_f32(ctx.simd, table.dtype, row, 0, dim, result + i * dim);
     }
   });

@@ -19,7 +19,8 @@ struct CpuKernelContext {
 // tiled GEMM over all rows (prefill: compute-bound).
 inline constexpr int64_t kLinearTiledMinRows = 4;
 
-void fast_embedding(const CpuKernelContext& ctx, TensorView table, TensorView ids, TensorView out);
+void fast_embedding(const CpuKernelContext& ctx, TensorView table, TensorView ids, TensorView out,
+                    int64_t first_row);
 void fast_rms_norm(const CpuKernelContext& ctx, TensorView x, TensorView weight, float eps, TensorView out);
 void fast_linear(const CpuKernelContext& ctx, TensorView x, TensorView weight, TensorView out);
 void fast_rope(const CpuKernelContext& ctx, TensorView x, TensorView positions, TensorView inv_freq, RopeLayout layout);

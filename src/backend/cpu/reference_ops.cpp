@@ -73,13 +73,17 @@ int64_t sequence_of_row(const int32_t* query_start, int64_t n_seqs, int64_t row)
   return low;
 }
 
-void reference_embedding(TensorView table, TensorView ids, TensorView out) {
-  int64_t n = ids.shape[0], vocab = table.shape[0], dim = table.shape[1];
+void reference_embedding(TensorView table, TensorView ids, TensorView out, int64_t first_row) {
+  int64_t n = ids.shape[0], rows = table.shape[0], dim = table.shape[1];
   const int32_t* id = ids.as<const int32_t>();  // [n]
   float* result = out.as<float>();               // [n, dim]
   for (int64_t i = 0; i < n; ++i) {
-    LLM_CHECK(id[i] >= 0 && id[i] < vocab, "embedding id ", id[i], " of row ", i, " outside [0, ", vocab, ")");
-    std::vector<float> row = row_as_f32(table, id[i]);
+    int64_t local = id[i] - first_row;
+    if (local < 0 || local >= rows) {  // a row another vocab-parallel rank holds
+      for (int64_t j = 0; j < dim; ++j) result[i * dim + j] = 0.0f;
+      continue;
+    }
+    std::vector<float> row = row_as_f32(table, local);
     for (int64_t j = 0; j < dim; ++j) result[i * dim + j] = row[j];
   }
 }

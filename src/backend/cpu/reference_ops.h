@@ -10,7 +10,7 @@
 namespace llm {
 
 // out[i, :] = float(table[ids[i], :]).  table [vocab, dim] any dtype; ids i32 [n]; out f32 [n, dim].
-void reference_embedding(TensorView table, TensorView ids, TensorView out);
+void reference_embedding(TensorView table, TensorView ids, TensorView out, int64_t first_row);
 
 // out = x * rsqrt(mean(x^2) + eps) * weight.  x, out f32 [n, dim]; weight [dim] f32 | f16 | bf16.
 void reference_rms_norm(TensorView x, TensorView weight, float eps, TensorView out);
