@@ -51,3 +51,56 @@ TEST(KvManager, ReservesWholeBlocksAndMapsSlots) {
 }
 
 }  // namespace llm
+
+namespace llm {
+
+TEST(PrefixCache, SharesFullBlocksOfACommonPrefix) {
+  KvManager kv(/*n_blocks=*/8, /*block_size=*/4);
+  std::vector<int32_t> a = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};  // blocks [1-4] [5-8] [9 10]
+  SequenceBlocks first;
+  ASSERT_TRUE(kv.reserve(first, 10));
+  EXPECT_EQ(first.blocks, (std::vector<int32_t>{0, 1, 2}));
+  kv.register_full_blocks(first, a, /*n_computed=*/10);
+
+  std::vector<int32_t> b = {1, 2, 3, 4, 5, 6, 7, 8, 42, 43, 44};  // same first two blocks
+  SequenceBlocks second;
+  EXPECT_EQ(kv.attach_cached_prefix(second, b, /*max_blocks=*/2), 8);
+  EXPECT_EQ(second.blocks, (std::vector<int32_t>{0, 1}));
+  EXPECT_EQ(kv.pool().ref_count(0), 2);
+  ASSERT_TRUE(kv.reserve(second, 11));
+  EXPECT_EQ(second.blocks, (std::vector<int32_t>{0, 1, 3}));
+
+  std::vector<int32_t> c = {1, 2, 3, 9, 5, 6, 7, 8};  // differs in the first block: no match
+  SequenceBlocks third;
+  EXPECT_EQ(kv.attach_cached_prefix(third, c, 2), 0);
+  EXPECT_TRUE(third.blocks.empty());
+
+  kv.release(first);
+  kv.release(second);
+  EXPECT_EQ(kv.pool().n_free(), 8);
+  EXPECT_EQ(kv.pool().n_cached_free(), 2);  // blocks 0 and 1 stay findable
+}
+
+TEST(PrefixCache, CachedBlocksSurviveReleaseUntilEvicted) {
+  KvManager kv(3, 2);
+  std::vector<int32_t> tokens = {7, 8, 9, 10};
+  SequenceBlocks s;
+  ASSERT_TRUE(kv.reserve(s, 4));
+  kv.register_full_blocks(s, tokens, 4);
+  kv.release(s);
+  SequenceBlocks again;
+  EXPECT_EQ(kv.attach_cached_prefix(again, tokens, 2), 4);
+  EXPECT_EQ(again.blocks, (std::vector<int32_t>{0, 1}));
+  kv.release(again);
+  // Three fresh blocks: the never-cached one first, then the cached ones, deepest first.
+  SequenceBlocks other;
+  ASSERT_TRUE(kv.reserve(other, 6));
+  EXPECT_EQ(other.blocks, (std::vector<int32_t>{2, 1, 0}));
+  SequenceBlocks lookup;
+  EXPECT_EQ(kv.attach_cached_prefix(lookup, tokens, 2), 0);  // evicted
+  kv.release(other);
+  EXPECT_EQ(kv.pool().n_free(), 3);
+  EXPECT_EQ(kv.pool().n_cached_free(), 0);
+}
+
+}  // namespace llm
