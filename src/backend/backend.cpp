@@ -53,7 +53,7 @@ void Backend::linear(TensorView x, TensorView weight, TensorView out) {
   LLM_CHECK(weight.shape[1] == x.shape[1], "linear: weight ", weight.shape, " does not take x ", x.shape);
   LLM_CHECK(out.shape[0] == x.shape[0] && out.shape[1] == weight.shape[0], "linear out: expected [", x.shape[0], ", ",
             weight.shape[0], "], got ", out.shape);
-  LLM_CHECK(x.data != out.data, "linear: out must not alias x");
+  LLM_CHECK(x.data != out.data || x.numel() == 0, "linear: out must not alias x");
   do_linear(x, weight, out);
 }
 
@@ -85,7 +85,7 @@ void Backend::paged_attention(TensorView q, KvCacheView cache, const AttentionBa
   check_f32(q, "attention q", 3);
   check_f32(out, "attention out", 3);
   LLM_CHECK(q.shape == out.shape, "attention: q ", q.shape, " vs out ", out.shape);
-  LLM_CHECK(q.data != out.data, "attention: out must not alias q");
+  LLM_CHECK(q.data != out.data || q.numel() == 0, "attention: out must not alias q");
   check_i32(batch.query_start, "attention query_start", 1);
   check_i32(batch.positions, "attention positions", 1);
   check_i32(batch.block_tables, "attention block_tables", 2);

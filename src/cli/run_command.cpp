@@ -10,6 +10,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "engine/generator.h"
+#include "model/llama/llama_model.h"
 #include "model/loader.h"
 #include "util/json.h"
 #include "util/str.h"
@@ -33,14 +34,6 @@ const char* kRunUsage =
 int fail(const Error& error) {
   std::fprintf(stderr, "llama run: %s\n", error.to_string().c_str());
   return 1;
-}
-
-const char* finish_reason_name(FinishReason reason) {
-  switch (reason) {
-    case FinishReason::kLength: return "length";
-    case FinishReason::kStop: return "stop";
-  }
-  return "?";
 }
 
 }  // namespace

@@ -20,6 +20,7 @@ struct TensorView {
   // Bytes of the whole tensor; the last dim must be a whole number of blocks.
   int64_t bytes() const {
     if (shape.rank() == 0) return dtype_info(dtype).block_bytes;
+    if (numel() == 0) return 0;
     return dtype_row_bytes(dtype, shape[shape.rank() - 1]) * (numel() / shape[shape.rank() - 1]);
   }
   template <class T>

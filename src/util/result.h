@@ -15,6 +15,7 @@ enum class ErrorCode {
   kInvalidFormat,    // a file's bytes do not follow its format (truncated, inconsistent, hostile)
   kUnsupported,      // valid input that we do not handle (yet)
   kOutOfMemory,      // an allocation or a memory plan did not fit
+  kUnavailable,      // busy right now (queue full, shutting down): try again later
   kInternal,
 };
 

@@ -5,6 +5,7 @@
 
 #include "backend/registry.h"
 #include "engine/generator.h"
+#include "model/llama/llama_model.h"
 #include "model/loader.h"
 #include "util/json.h"
 #include "util/mapped_file.h"
@@ -66,7 +67,7 @@ TEST(Generator, RejectsBadInput) {
   EXPECT_EQ(generate(*s.model, kv, {1, 384}, GenerateOptions{}).error().message,
             "prompt token 1 is 384, outside the vocabulary [0, 384)");
   EXPECT_EQ(generate(*s.model, kv, kPrompt, GenerateOptions{.max_tokens = 60}).error().message,
-            "prompt (8 tokens) + max_tokens (60) = 68 tokens does not fit the KV cache (64 tokens)");
+            "prompt (8 tokens) + max_tokens (60) does not fit the KV cache (64 tokens)");
   EXPECT_EQ(kv.pool().n_free(), 8);
 }
 

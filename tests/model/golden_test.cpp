@@ -10,6 +10,7 @@
 
 #include "backend/registry.h"
 #include "engine/generator.h"
+#include "model/llama/llama_model.h"
 #include "model/loader.h"
 #include "util/json.h"
 #include "util/mapped_file.h"

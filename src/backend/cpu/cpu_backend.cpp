@@ -43,12 +43,13 @@ Result<Buffer> CpuBackend::allocate(int64_t bytes) {
   return Buffer(data, bytes, [](void* pointer) { std::free(pointer); });
 }
 
+// Empty copies happen (a step with no logits to return); memcpy must not see their null pointers.
 void CpuBackend::copy_from_host(TensorView dst, const void* src) {
-  std::memcpy(dst.data, src, static_cast<size_t>(dst.bytes()));
+  if (dst.bytes() > 0) std::memcpy(dst.data, src, static_cast<size_t>(dst.bytes()));
 }
 
 void CpuBackend::copy_to_host(void* dst, TensorView src) {
-  std::memcpy(dst, src.data, static_cast<size_t>(src.bytes()));
+  if (src.bytes() > 0) std::memcpy(dst, src.data, static_cast<size_t>(src.bytes()));
 }
 
 void CpuBackend::do_embedding(TensorView table, TensorView ids, TensorView out, int64_t first_row) {
