@@ -97,6 +97,37 @@ TEST(CpuFast, LinearQuantized) {
   }
 }
 
+// Batch invariance: a row's linear output is bit-identical whether it is computed alone or with
+// any number of other rows (the decode and tiled paths, edge and tile rows alike), so greedy
+// output of a request never depends on what else the scheduler batched with it.
+TEST(CpuFast, LinearIsBatchInvariant) {
+  auto configs = fast_configs();
+  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_K}) {
+    if (dtype_info(dtype).quantized && !dequantize_available(dtype)) continue;
+    int64_t k = dtype == DType::kQ4_K ? 1280 : 1061 - (dtype == DType::kQ8_0 ? 1061 % 32 : 0), m = 37;
+    HostTensor weight = random_tensor(dtype, {m, k}, 11);
+    HostTensor x = random_tensor(DType::kF32, {70, k}, 12);
+    for (const FastConfig& config : configs) {
+      std::vector<std::vector<float>> alone(70);
+      for (int64_t i = 0; i < 70; ++i) {
+        HostTensor out = nan_f32({1, m});
+        fast_linear(config.context(), x.view.rows(i, i + 1), weight.view, out.view);
+        alone[static_cast<size_t>(i)].assign(out.f32(), out.f32() + m);
+      }
+      for (int64_t n : {2, 3, 4, 5, 17, 70}) {
+        HostTensor out = nan_f32({n, m});
+        fast_linear(config.context(), x.view.rows(0, n), weight.view, out.view);
+        for (int64_t i = 0; i < n; ++i) {
+          for (int64_t j = 0; j < m; ++j) {
+            ASSERT_EQ(out.f32()[i * m + j], alone[static_cast<size_t>(i)][static_cast<size_t>(j)])
+                << dtype_name(dtype) << " n " << n << " row " << i << " col " << j << " " << config.label();
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(CpuFast, Embedding) {
   auto configs = fast_configs();
   for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {

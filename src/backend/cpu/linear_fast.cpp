@@ -31,38 +31,52 @@ const std::byte* weight_row(const TensorView& weight, int64_t row) {
   return static_cast<const std::byte*>(weight.data) + row * dtype_row_bytes(weight.dtype, weight.shape[1]);
 }
 
+// Each output is the in-order sum of per-slice dot_slice results (the arithmetic of the tiled
+// path, see simd.h), so a row's result does not depend on how many rows share the step. Weight
+// rows go four at a time (independent accumulation chains) while they sit in L1.
 void linear_decode(const CpuKernelContext& ctx, TensorView x, TensorView weight, TensorView out) {
   int64_t n = x.shape[0], k = x.shape[1], m = weight.shape[0];
   const float* input = x.as<const float>();  // [n, k]
   float* result = out.as<float>();           // [n, m]
   const SimdKernels& simd = ctx.simd;
-  ctx.pool.parallel_for(m, kDecodeMinChunk, [&](int64_t begin, int64_t end) {
-    std::vector<float> scratch;  // [k], for dtypes that are not converted in registers
-    for (int64_t j = begin; j < end; ++j) {
-      const std::byte* row = weight_row(weight, j);
-      switch (weight.dtype) {
-        case DType::kF32:
-          for (int64_t i = 0; i < n; ++i) result[i * m + j] = simd.dot_f32(input + i * k, reinterpret_cast<const float*>(row), k);
-          break;
-        case DType::kBF16:
-          for (int64_t i = 0; i < n; ++i) {
-            result[i * m + j] = simd.dot_f32_bf16(input + i * k, reinterpret_cast<const uint16_t*>(row), k);
+  const bool converted_in_registers = weight.dtype == DType::kBF16 || weight.dtype == DType::kF16;
+  ctx.pool.parallel_for((m + 3) / 4, std::max<int64_t>(1, kDecodeMinChunk / 4), [&](int64_t begin, int64_t end) {
+    std::vector<float> scratch;  // [4, k], for dtypes converted through memory
+    for (int64_t group = begin; group < end; ++group) {
+      int64_t j0 = group * 4, rows = std::min<int64_t>(4, m - j0);
+      const std::byte* raw[4];
+      const float* dense[4];
+      for (int64_t r = 0; r < 4; ++r) raw[r] = weight_row(weight, j0 + std::min(r, rows - 1));  // pad by repeating
+      if (weight.dtype == DType::kF32) {
+        for (int64_t r = 0; r < 4; ++r) dense[r] = reinterpret_cast<const float*>(raw[r]);
+      } else if (!converted_in_registers) {
+        scratch.resize(static_cast<size_t>(4 * k));
+        for (int64_t r = 0; r < 4; ++r) {
+          convert_row_to_f32(simd, weight.dtype, raw[r], 0, k, scratch.data() + r * k);
+          dense[r] = scratch.data() + r * k;
+        }
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        const float* x_row = input + i * k;
+        float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (int64_t s = 0; s < k; s += kSliceColumns) {
+          int64_t length = std::min(kSliceColumns, k - s);
+          float partial[4];
+          if (!converted_in_registers) {
+            const float* slices[4] = {dense[0] + s, dense[1] + s, dense[2] + s, dense[3] + s};
+            simd.dot_slice4(x_row + s, slices, length, partial);
+          } else {
+            const uint16_t* slices[4];
+            for (int r = 0; r < 4; ++r) slices[r] = reinterpret_cast<const uint16_t*>(raw[r]) + s;
+            if (weight.dtype == DType::kBF16) {
+              simd.dot_slice4_bf16(x_row + s, slices, length, partial);
+            } else {
+              simd.dot_slice4_f16(x_row + s, slices, length, partial);
+            }
           }
-          break;
-        case DType::kF16:
-          for (int64_t i = 0; i < n; ++i) {
-            result[i * m + j] = simd.dot_f32_f16(input + i * k, reinterpret_cast<const uint16_t*>(row), k);
-          }
-          break;
-        case DType::kI32:
-        case DType::kQ8_0:
-        case DType::kQ4_0:
-        case DType::kQ4_K:
-        case DType::kQ6_K:
-          scratch.resize(static_cast<size_t>(k));
-          dequantize_row(weight.dtype, row, scratch.data(), k);
-          for (int64_t i = 0; i < n; ++i) result[i * m + j] = simd.dot_f32(input + i * k, scratch.data(), k);
-          break;
+          for (int r = 0; r < 4; ++r) sums[r] += partial[r];
+        }
+        for (int64_t r = 0; r < rows; ++r) result[i * m + j0 + r] = sums[r];
       }
     }
   });
@@ -82,7 +96,7 @@ void gemm_slice(const SimdKernels& simd, const float* x_slice, int64_t n, int64_
   for (int64_t i = 0; i < n; ++i) {
     int64_t first_column = i < full_rows ? full_columns : 0;
     for (int64_t c = first_column; c < columns; ++c) {
-      out_columns[i * m + c] += simd.dot_f32(x_slice + i * k, panel + c * ldw, slice_length);
+      out_columns[i * m + c] += simd.dot_slice(x_slice + i * k, panel + c * ldw, slice_length);
     }
   }
 }

@@ -27,6 +27,20 @@ struct SimdKernels {
   void (*axpy)(float a, const float* x, float* y, int64_t n);  // y += a * x
   void (*scale)(float a, float* y, int64_t n);                 // y *= a
 
+  // Batch invariance: a row's result must not depend on which other rows share the step, so every
+  // path of linear computes each output the same way — per k-slice, dot_slice's arithmetic (one
+  // accumulation chain per output, then the scalar tail), slices summed in order. gemm_tile's
+  // per-output arithmetic is exactly dot_slice's; the _bf16/_f16 forms convert in registers to
+  // the same f32 values a converted copy would hold.
+  float (*dot_slice)(const float* a, const float* b, int64_t n);
+  float (*dot_slice_bf16)(const float* a, const uint16_t* b, int64_t n);
+  float (*dot_slice_f16)(const float* a, const uint16_t* b, int64_t n);
+  // out[r] = dot_slice(a, b[r], n) for r < 4, bit for bit, interleaved for instruction-level
+  // parallelism (decode streams four weight rows at once).
+  void (*dot_slice4)(const float* a, const float* const* b, int64_t n, float* out);
+  void (*dot_slice4_bf16)(const float* a, const uint16_t* const* b, int64_t n, float* out);
+  void (*dot_slice4_f16)(const float* a, const uint16_t* const* b, int64_t n, float* out);
+
   // out[r * ldo + c] += dot(x[r * ldx ..], w[c * ldw ..]) over kc elements,
   // for r < kGemmTileRows, c < kGemmTileCols.
   // x [kGemmTileRows, kc] (row stride ldx); w [kGemmTileCols, kc] (row stride ldw);

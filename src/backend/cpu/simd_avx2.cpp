@@ -51,6 +51,60 @@ LLM_AVX2 inline float dot_generic(const float* a, const T* b, int64_t n) {
 
 inline float identity(float value) { return value; }
 
+// One accumulation chain, then the scalar tail: gemm_tile's per-output arithmetic (see simd.h).
+template <class T, __m256 (*Load)(const T*), float (*Scalar)(T)>
+LLM_AVX2 inline float dot_slice_generic(const float* a, const T* b, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), Load(b + i), acc);
+  float sum = horizontal_sum(acc);
+  for (; i < n; ++i) sum += a[i] * Scalar(b[i]);
+  return sum;
+}
+
+template <class T, __m256 (*Load)(const T*), float (*Scalar)(T)>
+LLM_AVX2 inline void dot_slice4_generic(const float* a, const T* const* b, int64_t n, float* out) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+  const T* b0 = b[0];  // in registers, not reloaded through b every iteration
+  const T* b1 = b[1];
+  const T* b2 = b[2];
+  const T* b3 = b[3];
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 x = _mm256_loadu_ps(a + i);
+    acc0 = _mm256_fmadd_ps(x, Load(b0 + i), acc0);
+    acc1 = _mm256_fmadd_ps(x, Load(b1 + i), acc1);
+    acc2 = _mm256_fmadd_ps(x, Load(b2 + i), acc2);
+    acc3 = _mm256_fmadd_ps(x, Load(b3 + i), acc3);
+  }
+  float sums[4] = {horizontal_sum(acc0), horizontal_sum(acc1), horizontal_sum(acc2), horizontal_sum(acc3)};
+  for (int r = 0; r < 4; ++r) {
+    for (int64_t j = i; j < n; ++j) sums[r] += a[j] * Scalar(b[r][j]);
+    out[r] = sums[r];
+  }
+}
+
+LLM_AVX2 void dot_slice4(const float* a, const float* const* b, int64_t n, float* out) {
+  dot_slice4_generic<float, load_f32x8, identity>(a, b, n, out);
+}
+LLM_AVX2 void dot_slice4_bf16(const float* a, const uint16_t* const* b, int64_t n, float* out) {
+  dot_slice4_generic<uint16_t, load_bf16x8, bf16_to_float>(a, b, n, out);
+}
+LLM_AVX2 void dot_slice4_f16(const float* a, const uint16_t* const* b, int64_t n, float* out) {
+  dot_slice4_generic<uint16_t, load_f16x8, f16_to_float>(a, b, n, out);
+}
+
+LLM_AVX2 float dot_slice(const float* a, const float* b, int64_t n) {
+  return dot_slice_generic<float, load_f32x8, identity>(a, b, n);
+}
+LLM_AVX2 float dot_slice_bf16(const float* a, const uint16_t* b, int64_t n) {
+  return dot_slice_generic<uint16_t, load_bf16x8, bf16_to_float>(a, b, n);
+}
+LLM_AVX2 float dot_slice_f16(const float* a, const uint16_t* b, int64_t n) {
+  return dot_slice_generic<uint16_t, load_f16x8, f16_to_float>(a, b, n);
+}
+
 LLM_AVX2 float dot_f32(const float* a, const float* b, int64_t n) {
   return dot_generic<float, load_f32x8, identity>(a, b, n);
 }
@@ -152,6 +206,12 @@ const SimdKernels* avx2_simd_kernels() {
       .f16_to_f32 = f16_to_f32,
       .axpy = axpy,
       .scale = scale,
+      .dot_slice = dot_slice,
+      .dot_slice_bf16 = dot_slice_bf16,
+      .dot_slice_f16 = dot_slice_f16,
+      .dot_slice4 = dot_slice4,
+      .dot_slice4_bf16 = dot_slice4_bf16,
+      .dot_slice4_f16 = dot_slice4_f16,
       .gemm_tile = gemm_tile,
   };
   __builtin_cpu_init();

@@ -40,6 +40,11 @@ void scale(float a, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] *= a;
 }
 
+template <class T, float (*Dot)(const float*, const T*, int64_t)>
+void dot_slice4(const float* a, const T* const* b, int64_t n, float* out) {
+  for (int r = 0; r < 4; ++r) out[r] = Dot(a, b[r], n);
+}
+
 void gemm_tile(const float* x, int64_t ldx, const float* w, int64_t ldw, int64_t kc, float* out, int64_t ldo) {
   for (int64_t r = 0; r < kGemmTileRows; ++r) {
     for (int64_t c = 0; c < kGemmTileCols; ++c) out[r * ldo + c] += dot_f32(x + r * ldx, w + c * ldw, kc);
@@ -58,6 +63,12 @@ const SimdKernels& portable_simd_kernels() {
       .f16_to_f32 = f16_to_f32,
       .axpy = axpy,
       .scale = scale,
+      .dot_slice = dot_f32,  // gemm_tile below is made of dot_f32
+      .dot_slice_bf16 = dot_f32_bf16,
+      .dot_slice_f16 = dot_f32_f16,
+      .dot_slice4 = dot_slice4<float, dot_f32>,
+      .dot_slice4_bf16 = dot_slice4<uint16_t, dot_f32_bf16>,
+      .dot_slice4_f16 = dot_slice4<uint16_t, dot_f32_f16>,
       .gemm_tile = gemm_tile,
   };
   return kKernels;
