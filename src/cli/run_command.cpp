@@ -1,6 +1,8 @@
 // llama run MODEL (--prompt TEXT | --prompt-tokens 1,2,3) [--max-tokens N] [--temperature T]
 //           [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R] [--seed S] [--ignore-eos]
-//           [--device cpu|cuda] [--threads N] [--json]
+//           [--device cpu|cuda] [--threads N] [--tp N|auto] [--pp N] [--devices 0,1,...] [--json]
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +11,7 @@
 #include "backend/registry.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/parallel_args.h"
 #include "engine/generator.h"
 #include "model/llama/llama_model.h"
 #include "model/loader.h"
@@ -20,7 +23,8 @@ namespace {
 
 const ArgSpec kRunSpec{
     .options_with_value = {"--prompt", "--prompt-tokens", "--max-tokens", "--temperature", "--top-p", "--top-k",
-                           "--min-p", "--repetition-penalty", "--seed", "--device", "--threads", "--kv-block-size"},
+                           "--min-p", "--repetition-penalty", "--seed", "--device", "--threads", "--kv-block-size",
+                           "--tp", "--pp", "--devices", "--collective-timeout"},
     .flags = {"--ignore-eos", "--json", "--help"},
 };
 
@@ -28,12 +32,20 @@ const char* kRunUsage =
     "usage: llama run [MODEL] (--prompt TEXT | --prompt-tokens 1,2,3) [--max-tokens N]\n"
     "                 [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R]\n"
     "                 [--seed S] [--ignore-eos] [--device cpu|cuda] [--threads N] [--json]\n"
+    "                 [--tp N|auto] [--pp N] [--devices 0,1,...] [--collective-timeout SECONDS]\n"
     "MODEL: a Hugging Face or Meta checkpoint directory, a .gguf file, or ollama://NAME[:TAG].\n"
     "Without MODEL the built-in default model is used.\n";
 
 int fail(const Error& error) {
   std::fprintf(stderr, "llama run: %s\n", error.to_string().c_str());
   return 1;
+}
+
+// Peak resident set of this process so far (getrusage; Linux reports KiB).
+int64_t peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;
 }
 
 }  // namespace
@@ -106,10 +118,9 @@ int run_command(const std::vector<std::string>& argv) {
   if (!sampling_ok) return fail(sampling_ok.error());
   options.ignore_eos = args.flag("--ignore-eos");
 
-  Result<std::unique_ptr<Backend>> backend =
-      create_backend(BackendOptions{.device = args.value("--device").value_or("cpu"),
-                                    .n_threads = static_cast<int>(*threads)});
-  if (!backend) return fail(backend.error());
+  Result<ParallelArgs> parallel =
+      parse_parallel_args(args, args.value("--device").value_or("cpu"), static_cast<int>(*threads));
+  if (!parallel) return fail(parallel.error());
 
   auto load_start = std::chrono::steady_clock::now();
   Result<std::unique_ptr<LoadedModel>> loaded = load_model(model_path, LoadOptions{});
@@ -123,9 +134,9 @@ int run_command(const std::vector<std::string>& argv) {
   }
   // The KV pool holds exactly this request (rounded up to whole blocks).
   KvManager kv(static_cast<int32_t>((total + *block_size - 1) / *block_size), static_cast<int32_t>(*block_size));
-  Result<std::unique_ptr<LlamaModel>> model =
-      LlamaModel::create(**backend, **loaded,
-                         KvCacheOptions{.n_blocks = kv.pool().n_blocks(), .block_size = kv.block_size()});
+  std::unique_ptr<Backend> backend;  // the single-device case's; parallel ranks own theirs
+  Result<std::unique_ptr<ModelRunner>> model = create_model_runner(
+      **loaded, *parallel, KvCacheOptions{.n_blocks = kv.pool().n_blocks(), .block_size = kv.block_size()}, backend);
   if (!model) return fail(model.error());
   double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
 
@@ -156,6 +167,9 @@ int run_command(const std::vector<std::string>& argv) {
           {"decode_seconds", result->decode_seconds},
           {"prefill_tokens_per_second", prefill_tps},
           {"decode_tokens_per_second", decode_tps}}},
+        {"tensor_parallel", parallel->layout.tensor_parallel},
+        {"pipeline_parallel", parallel->layout.pipeline_parallel},
+        {"peak_rss_bytes", peak_rss_bytes()},
     };
     std::cout << out.dump() << "\n";
   } else {

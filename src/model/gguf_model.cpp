@@ -122,11 +122,11 @@ Result<std::unique_ptr<LoadedModel>> load_gguf_model(const std::string& path) {
   TensorLookup lookup = [&](const std::string& name) -> std::optional<NamedTensor> {
     const TensorEntry* entry = shared->tensors.find(name);
     if (entry == nullptr) return std::nullopt;
-    return NamedTensor{entry->dtype, entry->shape, entry->bytes.data()};
+    return whole_tensor(entry->dtype, entry->shape, entry->bytes.data());
   };
-  Result<LlamaWeights> weights = bind_llama_weights(lookup, model->format, model->config);
-  if (!weights) return weights.error();
-  model->weights = std::move(*weights);
+  Result<LlamaWeightSources> sources = bind_llama_weights(lookup, model->format, model->config);
+  if (!sources) return sources.error();
+  model->sources = std::move(*sources);
   // Llama 3.1+ GGUFs carry the llama3 rope scaling as per-frequency divisors.
   if (const TensorEntry* factors = shared->tensors.find("rope_freqs.weight")) {
     if (factors->dtype != DType::kF32 || factors->shape != Shape{model->config.head_dim / 2}) {

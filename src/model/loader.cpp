@@ -35,11 +35,11 @@ Result<std::unique_ptr<LoadedModel>> load_hf(const std::string& dir) {
   TensorLookup lookup = [&](const std::string& name) -> std::optional<NamedTensor> {
     const TensorEntry* entry = shared->find(name);
     if (entry == nullptr) return std::nullopt;
-    return NamedTensor{entry->dtype, entry->shape, entry->bytes.data()};
+    return whole_tensor(entry->dtype, entry->shape, entry->bytes.data());
   };
-  Result<LlamaWeights> weights = bind_llama_weights(lookup, model->format, model->config);
-  if (!weights) return weights.error();
-  model->weights = std::move(*weights);
+  Result<LlamaWeightSources> sources = bind_llama_weights(lookup, model->format, model->config);
+  if (!sources) return sources.error();
+  model->sources = std::move(*sources);
   model->rope_inverse_frequencies = rope_inverse_frequencies(model->config);
   model->storage.push_back(shared);
   return model;
@@ -58,9 +58,9 @@ Result<std::unique_ptr<LoadedModel>> load_meta(const std::string& dir) {
     if (it == shared->tensors.end()) return std::nullopt;
     return it->second;
   };
-  Result<LlamaWeights> weights = bind_llama_weights(lookup, model->format, model->config);
-  if (!weights) return weights.error();
-  model->weights = std::move(*weights);
+  Result<LlamaWeightSources> sources = bind_llama_weights(lookup, model->format, model->config);
+  if (!sources) return sources.error();
+  model->sources = std::move(*sources);
   model->rope_inverse_frequencies = rope_inverse_frequencies(model->config);
   model->storage.push_back(shared);
   return model;

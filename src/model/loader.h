@@ -19,8 +19,10 @@ struct LoadedModel {
   LlamaConfig config;
   RopeLayout rope_layout = RopeLayout::kHalfSplit;  // HF permutes Q/K; Meta and GGUF do not
   std::vector<float> rope_inverse_frequencies;      // [head_dim / 2]
-  LlamaWeights weights;                             // host views, valid while `storage` lives
-  std::vector<std::shared_ptr<void>> storage;       // mmaps, sources, merged buffers
+  // Where every weight lives in the checkpoint's files (host views, valid while `storage` lives).
+  // Nothing is copied at load: each rank builds its shard from these (model/shard.h).
+  LlamaWeightSources sources;
+  std::vector<std::shared_ptr<void>> storage;  // mmaps and sources
 };
 
 struct LoadOptions {

@@ -1,6 +1,7 @@
 #include "model/meta_checkpoint.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <regex>
@@ -32,15 +33,14 @@ int split_dim(const std::string& name, const Shape& shard_shape, const LlamaConf
   return -1;
 }
 
-// Concatenates `parts` (same dtype, same rank) along `dim` into `out`.
-Result<NamedTensor> concatenate(const std::string& name, const std::vector<const TensorEntry*>& parts, int dim,
-                                std::vector<std::byte>& out) {
+// Describes the shards' `parts` (same dtype, same rank) as one tensor tiled along `dim`.
+Result<NamedTensor> describe_split(const std::string& name, const std::vector<const TensorEntry*>& parts, int dim) {
   const TensorEntry& first = *parts[0];
-  Shape shape = first.shape;
-  if (shape.rank() != 2) return invalid(str(name, ": split tensors must be 2-D, got ", shape));
+  if (first.shape.rank() != 2) return invalid(str(name, ": split tensors must be 2-D, got ", first.shape));
   if (dtype_info(first.dtype).quantized) {
     return make_error(ErrorCode::kUnsupported, str(name, ": quantized MP shards are not supported"));
   }
+  NamedTensor tensor{first.dtype, first.shape, {}, dim};
   int64_t total = 0;
   for (size_t i = 0; i < parts.size(); ++i) {
     const TensorEntry& part = *parts[i];
@@ -48,47 +48,39 @@ Result<NamedTensor> concatenate(const std::string& name, const std::vector<const
       return invalid(str(name, ": shard ", i, " has ", dtype_name(part.dtype), " ", part.shape, ", shard 0 has ",
                          dtype_name(first.dtype), " ", first.shape, " (they must agree except along dim ", dim, ")"));
     }
+    tensor.parts.push_back(TensorView{const_cast<std::byte*>(part.bytes.data()), part.dtype, part.shape});
     total += part.shape[dim];
   }
-  shape[dim] = total;
-  size_t element = static_cast<size_t>(dtype_info(first.dtype).block_bytes);
-  out.resize(static_cast<size_t>(shape.numel()) * element);
-  std::byte* dst = out.data();
-  if (dim == 0) {
-    for (const TensorEntry* part : parts) {
-      std::memcpy(dst, part->bytes.data(), part->bytes.size());
-      dst += part->bytes.size();
-    }
-  } else {
-    for (int64_t row = 0; row < shape[0]; ++row) {
-      for (const TensorEntry* part : parts) {
-        size_t row_bytes = static_cast<size_t>(part->shape[1]) * element;
-        std::memcpy(dst, part->bytes.data() + static_cast<size_t>(row) * row_bytes, row_bytes);
-        dst += row_bytes;
-      }
-    }
-  }
-  return NamedTensor{first.dtype, shape, out.data()};
+  tensor.shape[dim] = total;
+  return tensor;
 }
 
 // When MP exceeds n_kv_heads, llama-models repeats wk/wv (tiling the whole matrix) before
-// splitting, so the concatenation holds `copies` identical tiles. Keep one, after checking.
-Result<NamedTensor> deduplicate_kv(const std::string& name, NamedTensor merged, int64_t expected_rows) {
-  if (merged.shape[0] == expected_rows) return merged;
-  if (merged.shape[0] % expected_rows != 0) {
-    return invalid(str(name, ": shards hold ", merged.shape[0], " rows in total, expected ", expected_rows,
+// splitting, so the parts hold `copies` identical tiles: the tensor is the first tile.
+Result<NamedTensor> deduplicate_kv(const std::string& name, NamedTensor tensor, int64_t expected_rows) {
+  if (tensor.shape[0] == expected_rows) return tensor;
+  if (tensor.shape[0] % expected_rows != 0) {
+    return invalid(str(name, ": shards hold ", tensor.shape[0], " rows in total, expected ", expected_rows,
                        " (or a whole multiple of it when kv heads are replicated)"));
   }
-  int64_t copies = merged.shape[0] / expected_rows;
-  size_t tile_bytes = static_cast<size_t>(expected_rows * merged.shape[1] * dtype_info(merged.dtype).block_bytes);
-  const auto* base = static_cast<const std::byte*>(merged.data);
-  for (int64_t c = 1; c < copies; ++c) {
-    if (std::memcmp(base, base + static_cast<size_t>(c) * tile_bytes, tile_bytes) != 0) {
-      return invalid(str(name, ": kv heads replicated across shards differ between copies"));
-    }
-  }
-  merged.shape[0] = expected_rows;
-  return merged;
+  tensor.shape[0] = expected_rows;
+  return tensor;
+}
+
+// A checkpoint saved for MP=N holds 1/N of wq in each shard: when shards are missing at the end
+// (consolidated.00.pth present, consolidated.01.pth gone) the numbering has no gap, but the
+// shards hold too little. Name the missing files instead of a shape mismatch.
+Status check_shard_count(const std::string& dir, const TensorSource& first, int n_shards, const LlamaConfig& config) {
+  const TensorEntry* wq = first.find("layers.0.attention.wq.weight");
+  int64_t whole = config.n_heads * config.head_dim;
+  if (wq == nullptr || wq->shape.rank() != 2 || wq->shape[0] <= 0 || whole % wq->shape[0] != 0) return {};
+  int64_t saved_for = whole / wq->shape[0];
+  if (saved_for <= n_shards) return {};
+  char missing[32];
+  std::snprintf(missing, sizeof(missing), "consolidated.%02d.pth", n_shards);
+  return invalid(str(dir, ": ", missing, " is missing: the checkpoint was saved for MP=", saved_for,
+                     " (consolidated.00.pth holds ", wq->shape, " of layers.0.attention.wq.weight, the model needs [",
+                     whole, ", ", config.dim, "]) but only ", n_shards, " shard(s) are present"));
 }
 
 }  // namespace
@@ -159,7 +151,8 @@ Result<std::unique_ptr<MetaCheckpoint>> load_meta_checkpoint(const std::string& 
   }
   int n = checkpoint->n_shards;
   LlamaConfig& cfg = checkpoint->config;
-  checkpoint->owned.reserve(first.size());
+  Status complete = check_shard_count(dir, first, n, cfg);
+  if (!complete) return complete.error();
   for (const TensorEntry& entry : first.tensors()) {
     std::vector<const TensorEntry*> parts;
     for (size_t s = 0; s < checkpoint->sources.size(); ++s) {
@@ -168,19 +161,18 @@ Result<std::unique_ptr<MetaCheckpoint>> load_meta_checkpoint(const std::string& 
       parts.push_back(part);
     }
     int dim = n == 1 ? -1 : split_dim(entry.name, entry.shape, cfg, n);
-    if (dim < 0) {  // replicated (or MP=1): shard 0's bytes, zero copy
-      checkpoint->tensors[entry.name] = NamedTensor{entry.dtype, entry.shape, entry.bytes.data()};
+    if (dim < 0) {  // replicated (or MP=1): shard 0's bytes
+      checkpoint->tensors[entry.name] = whole_tensor(entry.dtype, entry.shape, entry.bytes.data());
       continue;
     }
-    checkpoint->owned.emplace_back();
-    Result<NamedTensor> merged = concatenate(entry.name, parts, dim, checkpoint->owned.back());
-    if (!merged) return merged.error();
+    Result<NamedTensor> tensor = describe_split(entry.name, parts, dim);
+    if (!tensor) return tensor.error();
     static const std::regex kKv(R"(attention\.w[kv]\.weight$)");
     if (std::regex_search(entry.name, kKv)) {
-      merged = deduplicate_kv(entry.name, *merged, cfg.n_kv_heads * cfg.head_dim);
-      if (!merged) return merged.error();
+      tensor = deduplicate_kv(entry.name, std::move(*tensor), cfg.n_kv_heads * cfg.head_dim);
+      if (!tensor) return tensor.error();
     }
-    checkpoint->tensors[entry.name] = *merged;
+    checkpoint->tensors[entry.name] = std::move(*tensor);
   }
   // Llama 2 params.json says vocab_size -1: the embedding knows.
   auto embedding = checkpoint->tensors.find("tok_embeddings.weight");
@@ -189,7 +181,7 @@ Result<std::unique_ptr<MetaCheckpoint>> load_meta_checkpoint(const std::string& 
   }
   Status valid = cfg.validate(params_path);
   if (!valid) return valid.error();
-  log_info("meta checkpoint ", dir, ": ", n, " shard(s) merged");
+  log_info("meta checkpoint ", dir, ": ", n, " shard(s)");
   return checkpoint;
 }
 

@@ -1,6 +1,7 @@
 // Meta checkpoints: params.json + consolidated.00.pth ... consolidated.NN.pth for any model-
-// parallel size. The shards are merged back into whole tensors along each tensor's split
-// dimension (this is where "Loading a checkpoint for MP=1 but world size is 2" ends).
+// parallel size. Nothing is merged here: each tensor is described as its shards' parts along its
+// split dimension, and each rank later copies only the slice it runs (model/shard.h) — this is
+// where "Loading a checkpoint for MP=1 but world size is 2" ends.
 #pragma once
 
 #include <cstddef>
@@ -18,10 +19,9 @@ namespace llm {
 struct MetaCheckpoint {
   LlamaConfig config;
   int n_shards = 0;
-  // name -> merged tensor; data points into `sources` (MP=1, zero copy) or `owned`.
+  // name -> the whole tensor's shape and its parts (views into `sources`).
   std::map<std::string, NamedTensor> tensors;
   std::vector<TensorSource> sources;
-  std::vector<std::vector<std::byte>> owned;
 };
 
 Result<std::unique_ptr<MetaCheckpoint>> load_meta_checkpoint(const std::string& dir);

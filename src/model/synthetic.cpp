@@ -105,22 +105,26 @@ Result<std::unique_ptr<LoadedModel>> make_synthetic_model(const LlamaConfig& con
   auto storage = std::make_shared<SyntheticStorage>();
   storage->tensors.reserve(static_cast<size_t>(config.n_layers * 9 + 3));
   uint64_t state = options.seed;
-  auto make = [&](WeightRole role, bool norm) -> TensorView {
+  auto make = [&](WeightRole role, bool norm) -> WeightSource {
     Shape shape = expected_weight_shape(role, config);
     storage->tensors.emplace_back();
     float scale = norm ? 1.0f : static_cast<float>(1.0 / std::sqrt(static_cast<double>(shape[shape.rank() - 1])));
     fill(storage->tensors.back(), norm ? DType::kF32 : options.dtype, shape.numel(), scale, norm, state);
-    return TensorView{storage->tensors.back().data(), norm ? DType::kF32 : options.dtype, shape};
+    DType dtype = norm ? DType::kF32 : options.dtype;
+    return WeightSource{.name = str("synthetic ", weight_name(role, CheckpointFormat::kHuggingFace, 0)),
+                        .dtype = dtype,
+                        .shape = shape,
+                        .parts = {TensorView{storage->tensors.back().data(), dtype, shape}}};
   };
   auto model = std::make_unique<LoadedModel>();
   model->path = "synthetic";
   model->format = CheckpointFormat::kHuggingFace;
   model->config = config;
   model->rope_layout = RopeLayout::kHalfSplit;
-  LlamaWeights& w = model->weights;
+  LlamaWeightSources& w = model->sources;
   w.token_embedding = make(WeightRole::kTokenEmbedding, false);
   w.layers.resize(static_cast<size_t>(config.n_layers));
-  for (LayerWeights& layer : w.layers) {
+  for (LayerTensors<WeightSource>& layer : w.layers) {
     layer.attention_norm = make(WeightRole::kAttentionNorm, true);
     layer.wq = make(WeightRole::kWq, false);
     layer.wk = make(WeightRole::kWk, false);

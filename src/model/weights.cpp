@@ -1,5 +1,7 @@
 #include "model/weights.h"
 
+#include <algorithm>
+
 #include "util/check.h"
 #include "util/str.h"
 
@@ -81,8 +83,8 @@ bool is_norm(WeightRole role) {
   return role == WeightRole::kAttentionNorm || role == WeightRole::kFfnNorm || role == WeightRole::kOutputNorm;
 }
 
-Result<TensorView> bind_one(const TensorLookup& lookup, WeightRole role, CheckpointFormat format, int64_t layer,
-                            const LlamaConfig& config) {
+Result<WeightSource> bind_one(const TensorLookup& lookup, WeightRole role, CheckpointFormat format, int64_t layer,
+                              const LlamaConfig& config) {
   std::string name = weight_name(role, format, layer);
   std::optional<NamedTensor> tensor = lookup(name);
   if (!tensor) {
@@ -99,42 +101,29 @@ Result<TensorView> bind_one(const TensorLookup& lookup, WeightRole role, Checkpo
     return make_error(ErrorCode::kUnsupported, str(name, ": dtype ", dtype_name(tensor->dtype),
                                                    " is not supported for this tensor"));
   }
-  return TensorView{const_cast<void*>(tensor->data), tensor->dtype, tensor->shape};
+  LLM_CHECK(!tensor->parts.empty(), name, ": a lookup returned no parts");
+  return WeightSource{name, tensor->dtype, tensor->shape, tensor->split_dim, std::move(tensor->parts)};
 }
 
 }  // namespace
 
-Result<LlamaWeights> bind_llama_weights(const TensorLookup& lookup, CheckpointFormat format,
-                                        const LlamaConfig& config) {
-  LlamaWeights weights;
-  auto bind = [&](WeightRole role, int64_t layer, TensorView& slot) -> Status {
-    Result<TensorView> view = bind_one(lookup, role, format, layer, config);
-    if (!view) return view.error();
-    slot = *view;
-    return {};
-  };
-  Status status = bind(WeightRole::kTokenEmbedding, 0, weights.token_embedding);
-  if (!status) return status.error();
-  weights.layers.resize(static_cast<size_t>(config.n_layers));
-  for (int64_t i = 0; i < config.n_layers; ++i) {
-    LayerWeights& layer = weights.layers[static_cast<size_t>(i)];
-    for (auto [role, slot] : {std::pair{WeightRole::kAttentionNorm, &layer.attention_norm},
-                              {WeightRole::kWq, &layer.wq}, {WeightRole::kWk, &layer.wk}, {WeightRole::kWv, &layer.wv},
-                              {WeightRole::kWo, &layer.wo}, {WeightRole::kFfnNorm, &layer.ffn_norm},
-                              {WeightRole::kW1, &layer.w1}, {WeightRole::kW3, &layer.w3}, {WeightRole::kW2, &layer.w2}}) {
-      status = bind(role, i, *slot);
-      if (!status) return status.error();
+Result<LlamaWeightSources> bind_llama_weights(const TensorLookup& lookup, CheckpointFormat format,
+                                              const LlamaConfig& config) {
+  LlamaWeightSources sources;
+  sources.layers.resize(static_cast<size_t>(config.n_layers));
+  Status status;
+  for_each_weight(sources, [&](WeightRole role, int64_t layer, WeightSource& slot) {
+    if (!status || (role == WeightRole::kOutput && config.tied_embeddings)) return;
+    Result<WeightSource> bound = bind_one(lookup, role, format, std::max<int64_t>(layer, 0), config);
+    if (!bound) {
+      status = bound.error();
+      return;
     }
-  }
-  status = bind(WeightRole::kOutputNorm, 0, weights.output_norm);
+    slot = std::move(*bound);
+  });
   if (!status) return status.error();
-  if (config.tied_embeddings) {
-    weights.output = weights.token_embedding;
-  } else {
-    status = bind(WeightRole::kOutput, 0, weights.output);
-    if (!status) return status.error();
-  }
-  return weights;
+  if (config.tied_embeddings) sources.output = sources.token_embedding;
+  return sources;
 }
 
 }  // namespace llm

@@ -74,6 +74,11 @@ Value Value::list(List items) {
   v.list_ = std::make_shared<const List>(std::move(items));
   return v;
 }
+Value Value::tuple(List items) {
+  Value v = list(std::move(items));
+  v.b_ = true;
+  return v;
+}
 Value Value::dict(Dict entries) {
   Value v;
   v.kind_ = ValueKind::kDict;
@@ -245,14 +250,15 @@ Status append_repr(std::string& out, const Value& value, WalkBudget& budget) {
     case ValueKind::kFloat: out += python_float_repr(value.as_float()); return {};
     case ValueKind::kString: append_python_repr(out, value.as_string()); return {};
     case ValueKind::kList: {
-      out += '[';
+      out += value.is_tuple() ? '(' : '[';
       bool first = true;
       for (const Value& item : value.as_list()) {
         if (!first) out += ", ";
         first = false;
         if (Status s = append_repr(out, item, budget); !s) return s;
       }
-      out += ']';
+      if (value.is_tuple() && value.as_list().size() == 1) out += ',';
+      out += value.is_tuple() ? ')' : ']';
       return {};
     }
     case ValueKind::kDict:
@@ -380,15 +386,15 @@ template <class JsonT>
 Value from_json_any(const JsonT& json) {
   switch (json.type()) {
     case JsonT::value_t::null: return Value::none();
-    case JsonT::value_t::boolean: return Value::boolean(json.get<bool>());
-    case JsonT::value_t::number_integer: return Value::integer(json.get<int64_t>());
+    case JsonT::value_t::boolean: return Value::boolean(json.template get<bool>());
+    case JsonT::value_t::number_integer: return Value::integer(json.template get<int64_t>());
     case JsonT::value_t::number_unsigned: {
-      uint64_t u = json.get<uint64_t>();
+      uint64_t u = json.template get<uint64_t>();
       return u > static_cast<uint64_t>(INT64_MAX) ? Value::number(static_cast<double>(u))
                                                   : Value::integer(static_cast<int64_t>(u));
     }
-    case JsonT::value_t::number_float: return Value::number(json.get<double>());
-    case JsonT::value_t::string: return Value::string(json.get<std::string>());
+    case JsonT::value_t::number_float: return Value::number(json.template get<double>());
+    case JsonT::value_t::string: return Value::string(json.template get<std::string>());
     case JsonT::value_t::array: {
       List items;
       items.reserve(json.size());

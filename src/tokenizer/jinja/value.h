@@ -34,18 +34,7 @@ const char* value_kind_name(ValueKind kind);
 class Value;
 using List = std::vector<Value>;
 
-// Insertion-ordered string-keyed map (Python dicts keep order; tojson must too).
-class Dict {
- public:
-  const Value* find(std::string_view key) const;
-  void set(std::string key, Value value);
-  size_t size() const { return entries_.size(); }
-  const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
-
- private:
-  std::vector<std::pair<std::string, Value>> entries_;
-  std::unordered_map<std::string, size_t> index_;
-};
+class Dict;
 
 // What a callable value is; its body lives with the interpreter (MacroNode) or is built in.
 struct Callable {
@@ -62,6 +51,7 @@ class Value {
   static Value number(double f);
   static Value string(std::string s);
   static Value list(List items);
+  static Value tuple(List items);  // a list that prints as (a, b) like a Python tuple
   static Value dict(Dict entries);
   static Value namespace_object(Dict entries);
   static Value callable(Callable fn);
@@ -72,6 +62,7 @@ class Value {
   bool is_string() const { return kind_ == ValueKind::kString; }
   bool is_number() const { return kind_ == ValueKind::kInt || kind_ == ValueKind::kFloat || kind_ == ValueKind::kBool; }
   bool is_list() const { return kind_ == ValueKind::kList; }
+  bool is_tuple() const { return kind_ == ValueKind::kList && b_; }
   bool is_mapping() const { return kind_ == ValueKind::kDict || kind_ == ValueKind::kNamespace; }
 
   bool as_bool() const { return b_; }
@@ -96,6 +87,19 @@ class Value {
   std::shared_ptr<const List> list_;
   std::shared_ptr<Dict> dict_;
   std::shared_ptr<const Callable> fn_;
+};
+
+// Insertion-ordered string-keyed map (Python dicts keep order; tojson must too).
+class Dict {
+ public:
+  const Value* find(std::string_view key) const;
+  void set(std::string key, Value value);
+  size_t size() const { return entries_.size(); }
+  const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
+
+ private:
+  std::vector<std::pair<std::string, Value>> entries_;
+  std::unordered_map<std::string, size_t> index_;
 };
 
 // Python's ==: 1 == 1.0 == True; lists and dicts compare element-wise.

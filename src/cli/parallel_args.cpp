@@ -1,0 +1,132 @@
+#include "cli/parallel_args.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "backend/registry.h"
+#include "dist/communicator_registry.h"
+#include "model/parallel_executor.h"
+#include "util/str.h"
+#include "util/thread_pool.h"
+
+namespace llm {
+namespace {
+
+Error invalid(const std::string& what) { return make_error(ErrorCode::kInvalidArgument, what); }
+
+bool is_cuda(const std::string& device) { return device.rfind("cuda", 0) == 0; }
+
+}  // namespace
+
+Result<ParallelArgs> parse_parallel_args(const Args& args, const std::string& device, int n_threads) {
+  ParallelArgs out{.device = device, .n_threads = n_threads};
+  Result<int64_t> pp = args.integer("--pp", 1, 1, 4096);
+  if (!pp) return pp.error();
+  Result<int64_t> timeout = args.integer("--collective-timeout", 60, 1, 86400);
+  if (!timeout) return timeout.error();
+  out.collective_timeout_seconds = static_cast<int>(*timeout);
+  out.layout.pipeline_parallel = static_cast<int>(*pp);
+  std::optional<std::string> devices = args.value("--devices");
+  if (devices && !is_cuda(device)) {
+    return invalid(str("--devices ", *devices, ": device indices select GPUs; with --device ", device,
+                       ", --tp N and --pp N run N CPU ranks"));
+  }
+  if (devices) {
+    Result<std::vector<int32_t>> list = parse_token_list(*devices, "--devices");
+    if (!list) return list.error();
+    if (list->empty()) return invalid("--devices: an empty list");
+    out.devices.assign(list->begin(), list->end());
+  }
+  std::string tp = args.value("--tp").value_or(devices ? "" : "1");
+  if (tp == "auto") {
+    out.tp_auto = true;
+    if (!is_cuda(device)) {
+      out.layout.tensor_parallel = 1;  // one CPU, one memory: a single rank with every thread
+    } else {
+      Result<int> visible = visible_cuda_devices();
+      if (!visible) return visible.error();
+      if (*visible == 0) return invalid("--tp auto: no CUDA device is visible");
+      out.layout.tensor_parallel = std::max(1, *visible / out.layout.pipeline_parallel);
+    }
+  } else if (tp.empty()) {  // --devices alone: one rank per listed device
+    if (out.devices.size() % static_cast<size_t>(out.layout.pipeline_parallel) != 0) {
+      return invalid(str("--devices lists ", out.devices.size(), " devices, not a multiple of --pp ",
+                         out.layout.pipeline_parallel));
+    }
+    out.layout.tensor_parallel = static_cast<int>(out.devices.size()) / out.layout.pipeline_parallel;
+  } else {
+    Result<int64_t> n = args.integer("--tp", 1, 1, 4096);
+    if (!n) return make_error(n.error().code, n.error().message + " (or auto)");
+    out.layout.tensor_parallel = static_cast<int>(*n);
+  }
+  const int world = out.layout.tensor_parallel * out.layout.pipeline_parallel;
+  if (is_cuda(device)) {
+    if (out.devices.empty()) {
+      for (int i = 0; i < world; ++i) out.devices.push_back(i);
+    }
+    if (static_cast<int>(out.devices.size()) != world) {
+      return invalid(str("--tp ", out.layout.tensor_parallel, " x --pp ", out.layout.pipeline_parallel, " needs ",
+                         world, " devices, --devices lists ", out.devices.size()));
+    }
+    if (world > 1 || devices) {
+      Result<int> visible = visible_cuda_devices();
+      if (visible) {
+        for (int d : out.devices) {
+          if (d < 0 || d >= *visible) {
+            return invalid(str("device ", d, " does not exist: ", *visible, " CUDA device(s) are visible (0 to ",
+                               *visible - 1, ")"));
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+Result<std::unique_ptr<ModelRunner>> create_model_runner(const LoadedModel& model, const ParallelArgs& parallel,
+                                                         const KvCacheOptions& kv, std::unique_ptr<Backend>& backend) {
+  const ParallelLayout& layout = parallel.layout;
+  const int world = layout.tensor_parallel * layout.pipeline_parallel;
+  Status valid = validate_parallel_layout(model.config, model.sources, layout);
+  if (!valid) return valid.error();
+  bool single = world == 1 && std::all_of(parallel.devices.begin(), parallel.devices.end(), [](int d) { return d == 0; });
+  if (single) {
+    Result<std::unique_ptr<Backend>> made =
+        create_backend(BackendOptions{.device = parallel.device, .n_threads = parallel.n_threads});
+    if (!made) return made.error();
+    backend = std::move(*made);
+    Result<std::unique_ptr<LlamaModel>> runner = LlamaModel::create(*backend, model, kv);
+    if (!runner) return runner.error();
+    return std::unique_ptr<ModelRunner>(std::move(*runner));
+  }
+  // The CPU ranks share the machine's threads.
+  int total_threads = parallel.n_threads > 0 ? parallel.n_threads : default_thread_count();
+  int per_rank = std::max(1, total_threads / world);
+  // NCCL needs one rank per GPU; ranks sharing a GPU (the single-card TP check) are host-staged.
+  std::vector<int> sorted = parallel.devices;
+  std::sort(sorted.begin(), sorted.end());
+  bool distinct = std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
+  bool nccl = is_cuda(parallel.device) && distinct && nccl_available();
+  for (int d : parallel.devices) {
+    if (d != 0) {
+      return make_error(ErrorCode::kUnsupported,
+                        str("device ", d, ": the backend registry opens CUDA device 0 only in this build "
+                            "(BackendOptions has no device index yet); use --devices 0,0 for ranks sharing one GPU"));
+    }
+  }
+  Result<std::unique_ptr<ParallelExecutor>> executor = ParallelExecutor::create(
+      model, ParallelExecutorOptions{
+                 .layout = layout,
+                 .kv = kv,
+                 .make_backend = [&](int) {
+                   return create_backend(BackendOptions{.device = parallel.device, .n_threads = per_rank});
+                 },
+                 .communicator = nccl ? CommunicatorKind::kNccl : CommunicatorKind::kThreads,
+                 .devices = parallel.devices,
+                 .collective_timeout = std::chrono::seconds(parallel.collective_timeout_seconds),
+             });
+  if (!executor) return executor.error();
+  return std::unique_ptr<ModelRunner>(std::move(*executor));
+}
+
+}  // namespace llm

@@ -1,0 +1,37 @@
+// --tp N|auto, --pp N, --devices 0,1,... for `llama run`, `llama bench` (and later the server):
+// how many ranks, on which devices, and the ModelRunner that drives them.
+//   --device cpu --tp N   N CPU ranks on the thread communicator (the GPU code path minus NCCL)
+//   --device cuda --tp N  N GPU ranks; NCCL when every rank has its own GPU, else host-staged
+//   --tp auto             every visible GPU (1 on the CPU)
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+#include "model/llama/llama_model.h"
+#include "model/tensor_parallel.h"
+
+namespace llm {
+
+struct ParallelArgs {
+  std::string device = "cpu";  // --device
+  int n_threads = 0;           // --threads, shared by the CPU ranks
+  ParallelLayout layout;
+  std::vector<int> devices;    // cuda: the device of each rank (stage-major)
+  bool tp_auto = false;
+  int collective_timeout_seconds = 60;  // --collective-timeout: a hung collective fails after this
+};
+
+// The option names to add to a command's ArgSpec.
+inline const char* const kParallelOptions[] = {"--tp", "--pp", "--devices", "--collective-timeout"};
+
+Result<ParallelArgs> parse_parallel_args(const Args& args, const std::string& device, int n_threads);
+
+// A LlamaModel on one device for TP=1, PP=1 without --devices; a ParallelExecutor otherwise.
+// The error names the model's valid sizes when the layout does not fit it.
+Result<std::unique_ptr<ModelRunner>> create_model_runner(const LoadedModel& model, const ParallelArgs& parallel,
+                                                         const KvCacheOptions& kv, std::unique_ptr<Backend>& backend);
+
+}  // namespace llm

@@ -1,0 +1,131 @@
+#include "model/parallel_executor.h"
+
+#include <condition_variable>
+
+#include "util/log.h"
+#include "util/str.h"
+
+namespace llm {
+
+Result<std::unique_ptr<ParallelExecutor>> ParallelExecutor::create(const LoadedModel& model,
+                                                                   const ParallelExecutorOptions& options) {
+  const ParallelLayout& layout = options.layout;
+  Status valid = validate_parallel_layout(model.config, model.sources, layout);
+  if (!valid) return valid.error();
+  const int world = layout.tensor_parallel * layout.pipeline_parallel;
+  if (options.communicator == CommunicatorKind::kNccl && static_cast<int>(options.devices.size()) != world) {
+    return make_error(ErrorCode::kInvalidArgument, str("nccl: ", world, " ranks (tp ", layout.tensor_parallel,
+                                                       " x pp ", layout.pipeline_parallel, ") but ",
+                                                       options.devices.size(), " devices"));
+  }
+  std::unique_ptr<ParallelExecutor> self(new ParallelExecutor(model.config, layout));
+  for (int i = 0; i < world; ++i) {
+    auto rank = std::make_unique<Rank>();
+    rank->stage = i / layout.tensor_parallel;
+    rank->tp_rank = i % layout.tensor_parallel;
+    rank->worker = std::make_unique<RankWorker>();
+    self->ranks_.push_back(std::move(rank));
+  }
+  // Backends are made on their ranks' threads (a device belongs to the thread that drives it).
+  Status status = self->run_on_ranks(-1, [&](Rank& rank) -> Status {
+    Result<std::unique_ptr<Backend>> backend =
+        options.make_backend(rank.stage * layout.tensor_parallel + rank.tp_rank);
+    if (!backend) return backend.error();
+    rank.backend = std::move(*backend);
+    return {};
+  });
+  if (!status) return status.error();
+  for (int stage = 0; stage < layout.pipeline_parallel; ++stage) {
+    std::vector<Backend*> backends;
+    std::vector<int> devices;
+    for (int r = 0; r < layout.tensor_parallel; ++r) {
+      int global = stage * layout.tensor_parallel + r;
+      backends.push_back(self->ranks_[static_cast<size_t>(global)]->backend.get());
+      if (!options.devices.empty()) devices.push_back(options.devices[static_cast<size_t>(global)]);
+    }
+    Result<std::vector<std::unique_ptr<Communicator>>> group = create_communicator_group(
+        backends, CommunicatorGroupOptions{.kind = options.communicator, .devices = devices,
+                                           .timeout = options.collective_timeout});
+    if (!group) return group.error();
+    for (int r = 0; r < layout.tensor_parallel; ++r) {
+      self->ranks_[static_cast<size_t>(stage * layout.tensor_parallel + r)]->comm = std::move((*group)[static_cast<size_t>(r)]);
+    }
+  }
+  // Each rank builds its own shard from the checkpoint, in parallel.
+  status = self->run_on_ranks(-1, [&](Rank& rank) -> Status {
+    Result<std::unique_ptr<LlamaModel>> shard = LlamaModel::create_rank(
+        RankContext{.backend = *rank.backend, .comm = *rank.comm, .layout = layout, .tp_rank = rank.tp_rank,
+                    .pp_stage = rank.stage},
+        model, options.kv);
+    if (!shard) return shard.error();
+    rank.model = std::move(*shard);
+    return {};
+  });
+  if (!status) return status.error();
+  log_info("parallel executor: tp ", layout.tensor_parallel, " x pp ", layout.pipeline_parallel, " on ",
+           self->ranks_[0]->backend->name(), ", communicator ", self->communicator_name());
+  return self;
+}
+
+ParallelExecutor::~ParallelExecutor() {
+  // Workers are idle between steps; destroying a Rank joins its worker before its model goes.
+  ranks_.clear();
+}
+
+std::string ParallelExecutor::communicator_name() const {
+  return ranks_.empty() || !ranks_[0]->comm ? "none" : ranks_[0]->comm->name();
+}
+
+Status ParallelExecutor::run_on_ranks(int stage, const std::function<Status(Rank&)>& task) {
+  {
+    std::lock_guard lock(failure_mutex_);
+    if (failure_) return *failure_;
+  }
+  std::vector<Rank*> members;
+  for (auto& rank : ranks_) {
+    if (stage < 0 || rank->stage == stage) members.push_back(rank.get());
+  }
+  std::mutex mutex;
+  std::condition_variable done;
+  size_t finished = 0;
+  std::optional<Error> first;
+  for (Rank* rank : members) {
+    rank->worker->post([&, rank] {
+      Status status = task(*rank);
+      std::lock_guard lock(mutex);
+      if (!status && !first) {
+        first = make_error(status.error().code, str("rank ", rank->stage * layout_.tensor_parallel + rank->tp_rank,
+                                                    " (tp ", rank->tp_rank, ", stage ", rank->stage, "): ",
+                                                    status.error().message));
+        // Wake the rank's peers now rather than at their timeout.
+        if (rank->comm) rank->comm->abort(first->message);
+      }
+      ++finished;
+      done.notify_all();
+    });
+  }
+  // Bounded: every blocking wait inside a task is a collective with a timeout.
+  std::unique_lock lock(mutex);
+  done.wait(lock, [&] { return finished == members.size(); });
+  if (!first) return {};
+  std::lock_guard failure_lock(failure_mutex_);
+  if (!failure_) failure_ = *first;
+  return *first;
+}
+
+Status ParallelExecutor::forward(const ForwardBatch& batch, std::vector<float>& logits) {
+  const int tp = layout_.tensor_parallel;
+  std::vector<float> hidden;  // [n_tokens, dim] between stages
+  std::vector<std::vector<float>> outputs(static_cast<size_t>(tp));
+  for (int stage = 0; stage < layout_.pipeline_parallel; ++stage) {
+    Status status = run_on_ranks(stage, [&](Rank& rank) {
+      return rank.model->forward_stage(batch, hidden, outputs[static_cast<size_t>(rank.tp_rank)]);
+    });
+    if (!status) return status;
+    hidden = std::move(outputs[0]);  // every rank of the stage holds the same
+  }
+  logits = std::move(hidden);
+  return {};
+}
+
+}  // namespace llm
