@@ -10,7 +10,8 @@
 namespace llm {
 
 struct BackendOptions {
-  std::string device = "cpu";  // "cpu" | "cpu-reference" (scalar kernels, the truth) | "cuda"
+  // "cpu" | "cpu-reference" (scalar kernels, the truth) | "cuda" | "cuda-fp32" (f32 matrix products)
+  std::string device = "cpu";
   int n_threads = 0;           // CPU threads; 0 = all hardware threads
 };
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -111,10 +112,29 @@ TEST_P(GoldenTest, MatchesTransformers) {
   EXPECT_EQ(kv.pool().n_free(), 16) << "every KV block comes back";
 }
 
+// Devices under test: LLAMA_TEST_DEVICES=cuda,cuda-fp32 (comma-separated) on a GPU machine
+// (scripts/gpu-test.sh); the CPU backends otherwise.
+std::vector<std::string> test_devices() {
+  const char* listed = std::getenv("LLAMA_TEST_DEVICES");
+  if (listed == nullptr || *listed == '\0') return {"cpu", "cpu-reference"};
+  std::vector<std::string> devices;
+  std::string current;
+  for (const char* p = listed;; ++p) {
+    if (*p == ',' || *p == '\0') {
+      if (!current.empty()) devices.push_back(current);
+      current.clear();
+      if (*p == '\0') break;
+    } else {
+      current += *p;
+    }
+  }
+  return devices;
+}
+
 std::vector<GoldenCase> all_cases() {
   std::vector<GoldenCase> cases;
   for (const Variant& variant : all_variants()) {
-    for (const char* device : {"cpu", "cpu-reference"}) cases.push_back({variant, device});
+    for (const std::string& device : test_devices()) cases.push_back({variant, device});
   }
   return cases;
 }

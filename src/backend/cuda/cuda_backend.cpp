@@ -1,0 +1,214 @@
+// CudaBackend: memory (caching pool), copies, and each op routed to its kernel or to cuBLASLt.
+// One stream per backend; every op is enqueued on it, so nothing here waits for the device
+// except copy_to_host and synchronize.
+#include "backend/cuda/cuda_backend.h"
+
+#include <cuda_runtime.h>
+
+#include <memory>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/device_pool.h"
+#include "backend/cuda/kernels/kernels.h"
+#include "backend/cuda/lt_gemm.h"
+#include "util/str.h"
+
+namespace llm {
+namespace {
+
+using cuda::check_cuda;
+
+constexpr size_t kGemmWorkspaceBytes = 32u << 20;  // cuBLASLt's split-K / stream-K scratch
+
+bool is_half(DType dtype) { return dtype == DType::kF16 || dtype == DType::kBF16; }
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(const CudaBackendOptions& options, const cudaDeviceProp& properties)
+      : options_(options), properties_(properties), pool_(std::make_shared<cuda::DevicePool>(options.device_index)) {
+    check_cuda(cudaSetDevice(options_.device_index), "cudaSetDevice");
+    check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    check_cuda(cudaMalloc(&gemm_workspace_, kGemmWorkspaceBytes), "cudaMalloc(cuBLASLt workspace)");
+    gemm_ = std::make_unique<cuda::LtGemm>(gemm_workspace_, kGemmWorkspaceBytes);
+  }
+
+  ~CudaBackend() override {
+    cudaStreamSynchronize(stream_);
+    gemm_.reset();
+    cudaFree(gemm_workspace_);
+    cudaStreamDestroy(stream_);
+  }
+
+  DeviceKind device_kind() const override { return DeviceKind::kCuda; }
+  std::string name() const override {
+    return str("cuda:", options_.device_index, " (", properties_.name, options_.exact_fp32 ? ", f32 products" : "",
+               ")");
+  }
+
+  Result<Buffer> allocate(int64_t bytes) override { return pool_->allocate(bytes); }
+
+  void copy_from_host(TensorView dst, const void* src) override {
+    if (dst.bytes() == 0) return;
+    check_cuda(cudaMemcpyAsync(dst.data, src, static_cast<size_t>(dst.bytes()), cudaMemcpyHostToDevice, stream_),
+               "cudaMemcpyAsync(host to device)");
+  }
+
+  void copy_to_host(void* dst, TensorView src) override {
+    if (src.bytes() == 0) return;
+    check_cuda(cudaMemcpyAsync(dst, src.data, static_cast<size_t>(src.bytes()), cudaMemcpyDeviceToHost, stream_),
+               "cudaMemcpyAsync(device to host)");
+    check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+  }
+
+  void synchronize() override { check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
+
+ protected:
+  void do_embedding(TensorView table, TensorView ids, TensorView out, int64_t first_row) override {
+    cuda::launch_embedding(table.data, table.dtype, table.shape[0], table.shape[1], ids.as<const int32_t>(),
+                           ids.shape[0], first_row, out.as<float>(), stream_);
+  }
+
+  void do_rms_norm(TensorView x, TensorView weight, float eps, TensorView out) override {
+    cuda::launch_rms_norm(x.as<const float>(), weight.data, weight.dtype, eps, x.shape[0], x.shape[1],
+                          out.as<float>(), stream_);
+  }
+
+  void do_linear(TensorView x, TensorView weight, TensorView out) override;
+
+  void do_rope(TensorView x, TensorView positions, TensorView inv_freq, RopeLayout layout) override {
+    cuda::launch_rope(x.as<float>(), x.shape[0], x.shape[1], x.shape[2], positions.as<const int32_t>(),
+                      inv_freq.as<const float>(), layout, stream_);
+  }
+
+  void do_kv_write(TensorView k, TensorView v, KvCacheView cache, TensorView slots) override {
+    cuda::launch_kv_write(k.as<const float>(), v.as<const float>(), k.shape[0], k.shape[1] * k.shape[2],
+                          slots.as<const int32_t>(), cache.k.shape[0] * cache.k.shape[1], cache.k.data, cache.v.data,
+                          cache.k.dtype, stream_);
+  }
+
+  void do_paged_attention(TensorView q, KvCacheView cache, const AttentionBatch& batch, TensorView out) override;
+
+  void do_silu_mul(TensorView gate, TensorView up, TensorView out) override {
+    cuda::launch_silu_mul(gate.as<const float>(), up.as<const float>(), out.as<float>(), gate.numel(), stream_);
+  }
+
+  void do_add(TensorView a, TensorView b, TensorView out) override {
+    cuda::launch_add(a.as<const float>(), b.as<const float>(), out.as<float>(), a.numel(), stream_);
+  }
+
+  void do_gather_rows(TensorView x, TensorView rows, TensorView out) override {
+    cuda::launch_gather_rows(x.as<const float>(), x.shape[0], x.shape[1], rows.as<const int32_t>(), rows.shape[0],
+                             out.as<float>(), stream_);
+  }
+
+ private:
+  // Scratch for one op: returned to the pool when the op has been enqueued, which is safe
+  // because the next user of the block is queued behind this op on the same stream.
+  Buffer scratch(int64_t bytes) {
+    Result<Buffer> buffer = pool_->allocate(bytes);
+    LLM_CHECK(buffer.ok(), "cuda scratch of ", bytes, " bytes: ", buffer.error().message);
+    return std::move(*buffer);
+  }
+
+  CudaBackendOptions options_;
+  cudaDeviceProp properties_;
+  std::shared_ptr<cuda::DevicePool> pool_;
+  cudaStream_t stream_ = nullptr;
+  void* gemm_workspace_ = nullptr;
+  std::unique_ptr<cuda::LtGemm> gemm_;
+};
+
+void CudaBackend::do_linear(TensorView x, TensorView weight, TensorView out) {
+  const int64_t n = x.shape[0], k = x.shape[1], m = weight.shape[0];
+  if (n == 0 || m == 0) return;
+  if (k == 0) {
+    check_cuda(cudaMemsetAsync(out.data, 0, static_cast<size_t>(out.bytes()), stream_), "cudaMemsetAsync");
+    return;
+  }
+  // Few rows (decode): bound by reading the weights once; f32 accumulation, no rounding of x.
+  if (n <= cuda::kGemvMaxRows) {
+    cuda::launch_gemv(x.as<const float>(), n, k, weight.data, weight.dtype, m, out.as<float>(), stream_);
+    return;
+  }
+  if (options_.exact_fp32 || weight.dtype == DType::kF32) {
+    // f32 x f32: widen the weight (unless it is f32 already) and run a true f32 product.
+    Buffer widened;
+    const void* weight_f32 = weight.data;
+    if (weight.dtype != DType::kF32) {
+      widened = scratch(m * k * 4);
+      cuda::launch_dequantize(weight.data, weight.dtype, m, k, widened.data(), DType::kF32, stream_);
+      weight_f32 = widened.data();
+    }
+    gemm_->matmul(x.data, weight_f32, DType::kF32, n, m, k, out.as<float>(), stream_);
+    return;
+  }
+  // Tensor cores: x rounded to the weight's half type (quantized weights are dequantized to bf16
+  // first), f32 accumulation and f32 output.
+  const DType operand = is_half(weight.dtype) ? weight.dtype : DType::kBF16;
+  Buffer dequantized;
+  const void* weight_half = weight.data;
+  if (!is_half(weight.dtype)) {
+    dequantized = scratch(m * k * 2);
+    cuda::launch_dequantize(weight.data, weight.dtype, m, k, dequantized.data(), operand, stream_);
+    weight_half = dequantized.data();
+  }
+  Buffer x_half = scratch(n * k * 2);
+  cuda::launch_convert_from_f32(x.as<const float>(), n * k, x_half.data(), operand, stream_);
+  gemm_->matmul(x_half.data(), weight_half, operand, n, m, k, out.as<float>(), stream_);
+}
+
+void CudaBackend::do_paged_attention(TensorView q, KvCacheView cache, const AttentionBatch& batch, TensorView out) {
+  cuda::PagedAttentionArgs args{
+      .q = q.as<const float>(),
+      .k_cache = cache.k.data,
+      .v_cache = cache.v.data,
+      .cache_dtype = cache.k.dtype,
+      .query_start = batch.query_start.as<const int32_t>(),
+      .positions = batch.positions.as<const int32_t>(),
+      .block_tables = batch.block_tables.as<const int32_t>(),
+      .out = out.as<float>(),
+      .n = q.shape[0],
+      .n_heads = q.shape[1],
+      .n_kv_heads = cache.k.shape[2],
+      .head_dim = q.shape[2],
+      .n_blocks = cache.k.shape[0],
+      .block_size = cache.k.shape[1],
+      .n_seqs = batch.block_tables.shape[0],
+      .max_blocks_per_seq = batch.block_tables.shape[1],
+      .scale = batch.scale,
+  };
+  if (args.n == 0) return;
+  // Prefill tiles on tensor cores (f16 operands); the rows they do not cover, and everything on
+  // the f32 path, through the split kernel.
+  if (!options_.exact_fp32 && cuda::prefill_attention_supported(args)) {
+    cuda::launch_paged_attention_prefill(args, stream_);
+    cuda::launch_paged_attention_split(args, /*n_splits=*/1, nullptr, /*skip_uniform_tiles=*/true, stream_);
+    return;
+  }
+  const int64_t n_splits = cuda::attention_split_count(args, properties_.multiProcessorCount);
+  Buffer partials;
+  if (n_splits > 1) partials = scratch(n_splits * args.n * args.n_heads * (args.head_dim + 2) * 4);
+  cuda::launch_paged_attention_split(args, n_splits, static_cast<float*>(partials.data()),
+                                     /*skip_uniform_tiles=*/false, stream_);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> create_cuda_backend(const CudaBackendOptions& options) {
+  int count = 0;
+  cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess || count == 0) {
+    cudaGetLastError();
+    return make_error(ErrorCode::kUnsupported,
+                      str("device cuda: no usable CUDA device (", cudaGetErrorString(status), ")"));
+  }
+  if (options.device_index < 0 || options.device_index >= count) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      str("device cuda:", options.device_index, ": this machine has ", count, " CUDA devices"));
+  }
+  cudaDeviceProp properties{};
+  check_cuda(cudaGetDeviceProperties(&properties, options.device_index), "cudaGetDeviceProperties");
+  return std::unique_ptr<Backend>(new CudaBackend(options, properties));
+}
+
+}  // namespace llm

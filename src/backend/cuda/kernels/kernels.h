@@ -1,0 +1,81 @@
+// Launchers of the CUDA backend's own kernels, one op family per .cu file. Plain C++ signatures
+// (raw device pointers, sizes, the stream), so the host code needs no kernel headers. Every
+// launcher enqueues on `stream` and returns at once; launch failures are fatal (cuda_check.h).
+// Index inputs (ids, slots, block ids) that fall outside their range are skipped rather than
+// followed: the kernels never read or write outside their buffers, whatever the indices say.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "backend/backend.h"
+#include "core/dtype.h"
+
+namespace llm::cuda {
+
+// out[i, :] = table[ids[i] - first_row, :] as f32, zeros for ids outside [first_row, first_row + rows).
+// table [rows, dim] any dtype; ids i32 [n]; out f32 [n, dim].
+void launch_embedding(const void* table, DType dtype, int64_t rows, int64_t dim, const int32_t* ids, int64_t n,
+                      int64_t first_row, float* out, cudaStream_t stream);
+
+// out = x * rsqrt(mean(x^2) + eps) * weight.  x, out f32 [n, dim] (may alias); weight [dim] f32|f16|bf16.
+void launch_rms_norm(const float* x, const void* weight, DType weight_dtype, float eps, int64_t n, int64_t dim,
+                     float* out, cudaStream_t stream);
+
+// x f32 [n, n_heads, head_dim] rotated in place; positions i32 [n]; inv_freq f32 [head_dim / 2].
+void launch_rope(float* x, int64_t n, int64_t n_heads, int64_t head_dim, const int32_t* positions,
+                 const float* inv_freq, RopeLayout layout, cudaStream_t stream);
+
+// k, v f32 [n, row_elements] -> caches [n_slots, row_elements] of cache_dtype at slots[i].
+void launch_kv_write(const float* k, const float* v, int64_t n, int64_t row_elements, const int32_t* slots,
+                     int64_t n_slots, void* k_cache, void* v_cache, DType cache_dtype, cudaStream_t stream);
+
+// Elementwise, all f32 [count]; out may alias the inputs.
+void launch_silu_mul(const float* gate, const float* up, float* out, int64_t count, cudaStream_t stream);
+void launch_add(const float* a, const float* b, float* out, int64_t count, cudaStream_t stream);
+// out[i, :] = x[rows[i], :].  x f32 [n, d]; rows i32 [m]; out f32 [m, d]; rows outside [0, n) give NaN rows.
+void launch_gather_rows(const float* x, int64_t n, int64_t d, const int32_t* rows, int64_t m, float* out,
+                        cudaStream_t stream);
+
+// x f32 [count] -> out [count] of out_dtype (f16 | bf16 | f32), round to nearest even.
+void launch_convert_from_f32(const float* x, int64_t count, void* out, DType out_dtype, cudaStream_t stream);
+
+// weight [rows, columns] of any dtype -> out [rows, columns] of out_dtype (f32 | f16 | bf16).
+void launch_dequantize(const void* weight, DType dtype, int64_t rows, int64_t columns, void* out, DType out_dtype,
+                       cudaStream_t stream);
+
+// Matrix-vector products for few rows: out = x @ weight^T with f32 accumulation, each weight
+// byte read once for all rows. x f32 [n, k]; weight [m, k] any dtype; out f32 [n, m].
+inline constexpr int64_t kGemvMaxRows = 8;
+void launch_gemv(const float* x, int64_t n, int64_t k, const void* weight, DType dtype, int64_t m, float* out,
+                 cudaStream_t stream);
+
+// Paged attention (see AttentionBatch in backend.h). Pointers are device memory.
+struct PagedAttentionArgs {
+  const float* q;               // [n, n_heads, head_dim]
+  const void* k_cache;          // [n_blocks, block_size, n_kv_heads, head_dim] of cache_dtype
+  const void* v_cache;          // same
+  DType cache_dtype;            // f32 | f16 | bf16
+  const int32_t* query_start;   // [n_seqs + 1]
+  const int32_t* positions;     // [n]
+  const int32_t* block_tables;  // [n_seqs, max_blocks_per_seq]
+  float* out;                   // [n, n_heads, head_dim]
+  int64_t n, n_heads, n_kv_heads, head_dim;
+  int64_t n_blocks, block_size, n_seqs, max_blocks_per_seq;
+  float scale;
+};
+
+// Split-K flash decoding over block tables, any number of query rows per sequence. `partials`
+// holds n_splits * n * n_heads * (head_dim + 2) floats (attention_split_count says how many).
+// With skip_uniform_tiles, rows of 64-row tiles within one sequence are left to the prefill kernel.
+int64_t attention_split_count(const PagedAttentionArgs& args, int sm_count);
+void launch_paged_attention_split(const PagedAttentionArgs& args, int64_t n_splits, float* partials,
+                                  bool skip_uniform_tiles, cudaStream_t stream);
+
+// Tensor-core flash attention (f16 operands, f32 accumulation) for the 64-row tiles of a prefill
+// that lie within one sequence; head_dim 64 or 128. Pair with the split kernel (skip_uniform_tiles).
+bool prefill_attention_supported(const PagedAttentionArgs& args);
+void launch_paged_attention_prefill(const PagedAttentionArgs& args, cudaStream_t stream);
+
+}  // namespace llm::cuda

@@ -1,0 +1,60 @@
+// Paged-KV write: one block per token row, threads over the row's n_kv_heads * head_dim elements.
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/kernels/kernels.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+namespace llm::cuda {
+namespace {
+
+template <typename T>
+__device__ __forceinline__ T from_float(float value);
+template <>
+__device__ __forceinline__ float from_float<float>(float value) { return value; }
+template <>
+__device__ __forceinline__ __half from_float<__half>(float value) { return __float2half_rn(value); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float value) { return __float2bfloat16_rn(value); }
+
+// k, v f32 [n, row_elements]; caches [n_slots, row_elements].
+template <typename T>
+__global__ void kv_write_rows(const float* k, const float* v, int64_t row_elements, const int32_t* slots,
+                              int64_t n_slots, T* k_cache, T* v_cache) {
+  const int64_t i = blockIdx.x;
+  const int64_t slot = slots[i];
+  if (slot < 0 || slot >= n_slots) return;  // a caller bug; never write outside the pool
+  for (int64_t e = threadIdx.x; e < row_elements; e += blockDim.x) {
+    k_cache[slot * row_elements + e] = from_float<T>(k[i * row_elements + e]);
+    v_cache[slot * row_elements + e] = from_float<T>(v[i * row_elements + e]);
+  }
+}
+
+}  // namespace
+
+void launch_kv_write(const float* k, const float* v, int64_t n, int64_t row_elements, const int32_t* slots,
+                     int64_t n_slots, void* k_cache, void* v_cache, DType cache_dtype, cudaStream_t stream) {
+  if (n == 0) return;
+  switch (cache_dtype) {
+    case DType::kF32:
+      kv_write_rows<<<n, 256, 0, stream>>>(k, v, row_elements, slots, n_slots, static_cast<float*>(k_cache),
+                                           static_cast<float*>(v_cache));
+      break;
+    case DType::kF16:
+      kv_write_rows<<<n, 256, 0, stream>>>(k, v, row_elements, slots, n_slots, static_cast<__half*>(k_cache),
+                                           static_cast<__half*>(v_cache));
+      break;
+    case DType::kBF16:
+      kv_write_rows<<<n, 256, 0, stream>>>(k, v, row_elements, slots, n_slots, static_cast<__nv_bfloat16*>(k_cache),
+                                           static_cast<__nv_bfloat16*>(v_cache));
+      break;
+    case DType::kI32:
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+    case DType::kQ4_K:
+    case DType::kQ6_K: LLM_CHECK(false, "kv_write: cache dtype ", dtype_name(cache_dtype));
+  }
+  check_launch("kv_write");
+}
+
+}  // namespace llm::cuda

@@ -1,0 +1,272 @@
+// Every CUDA op against the CPU reference kernels (reference_ops.h, the truth) on odd shapes and
+// every dtype, on both CUDA precisions. Outputs start as NaN. Needs a GPU: run by
+// scripts/gpu-test.sh, not by ctest (CI has no GPU).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "backend/cpu/reference_ops.h"
+#include "backend/cuda/cuda_test_util.h"
+#include "backend/paged_attention_scenario.h"
+
+namespace llm::test {
+namespace {
+
+const DType kAllWeightTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0,
+                                 DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
+
+// Tolerance per output: `relative` times sum_c |x w| (the scale of any summation order's error,
+// and of rounding x to bf16 when the product runs on tensor cores).
+std::vector<double> linear_tolerance(const HostTensor& x, const HostTensor& weight, double relative) {
+  int64_t n = x.view.shape[0], k = x.view.shape[1], m = weight.view.shape[0];
+  std::vector<double> tolerance(static_cast<size_t>(n * m));
+  std::vector<float> row(static_cast<size_t>(k));
+  for (int64_t j = 0; j < m; ++j) {
+    dequantize_row(weight.view.dtype, weight.bytes.data() + j * dtype_row_bytes(weight.view.dtype, k), row.data(), k);
+    for (int64_t i = 0; i < n; ++i) {
+      double magnitude = 0.0;
+      for (int64_t c = 0; c < k; ++c) magnitude += std::fabs(static_cast<double>(x.view.as<const float>()[i * k + c]) * row[c]);
+      tolerance[static_cast<size_t>(i * m + j)] = relative * magnitude + 1e-30;
+    }
+  }
+  return tolerance;
+}
+
+class CudaOps : public testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    backend_ = make_cuda(GetParam());
+    ASSERT_NE(backend_, nullptr);
+  }
+  bool exact() const { return GetParam() == "cuda-fp32"; }
+  std::unique_ptr<Backend> backend_;
+};
+
+TEST_P(CudaOps, Linear) {
+  struct Shape3 {
+    int64_t k, m;
+  };
+  for (DType dtype : kAllWeightTypes) {
+    const int64_t block = dtype_info(dtype).block_size;
+    std::vector<Shape3> shapes = block == 1 ? std::vector<Shape3>{{7, 13}, {64, 33}, {200, 5}, {1024, 70}}
+                                            : std::vector<Shape3>{{block, 3}, {2 * block, 17}, {4 * block, 40}};
+    if (block == 32) shapes.push_back({96, 21});
+    for (const Shape3& s : shapes) {
+      for (int64_t n : {1, 2, 3, 7, 8, 9, 33}) {
+        SCOPED_TRACE(str(dtype_name(dtype), " n=", n, " k=", s.k, " m=", s.m));
+        uint32_t seed = static_cast<uint32_t>(n * 7919 + s.k * 31 + s.m);
+        HostTensor x = f32_tensor({n, s.k}, random_floats(n * s.k, seed));
+        HostTensor weight = random_tensor(dtype, {s.m, s.k}, seed + 1);
+        HostTensor expected(DType::kF32, {n, s.m});
+        reference_linear(x.view, weight.view, expected.view);
+        DeviceTensor x_device = upload(*backend_, x), weight_device = upload(*backend_, weight);
+        DeviceTensor out = device_nan(*backend_, {n, s.m});
+        backend_->linear(x_device.view, weight_device.view, out.view);
+        HostTensor actual = download(*backend_, out);
+        // Few rows and the f32 path accumulate in f32 from unrounded x; the tensor-core path
+        // rounds x to bf16 (2^-9 relative) or f16 (2^-12).
+        bool tensor_cores = n > 8 && !exact() && dtype != DType::kF32;
+        double relative = !tensor_cores ? 1e-5 : dtype == DType::kF16 ? 2e-3 : 1e-2;
+        expect_close(actual.f32(), expected.f32(), linear_tolerance(x, weight, relative), n * s.m, "linear");
+      }
+    }
+  }
+}
+
+TEST_P(CudaOps, Embedding) {
+  for (DType dtype : kAllWeightTypes) {
+    const int64_t dim = dtype_info(dtype).block_size == 1 ? 37 : 2 * dtype_info(dtype).block_size;
+    const int64_t rows = 11;
+    HostTensor table = random_tensor(dtype, {rows, dim}, 5);
+    for (int64_t first_row : {0, 4}) {
+      SCOPED_TRACE(str(dtype_name(dtype), " first_row=", first_row));
+      // With first_row 4, ids 0..3 and 15.. belong to other vocab-parallel ranks: zero rows.
+      HostTensor ids = first_row == 0 ? i32_tensor({0, 10, 3, 3, 7}) : i32_tensor({0, 4, 14, 15, 9, 3});
+      HostTensor expected(DType::kF32, {ids.numel(), dim});
+      reference_embedding(table.view, ids.view, expected.view, first_row);
+      DeviceTensor table_device = upload(*backend_, table), ids_device = upload(*backend_, ids);
+      DeviceTensor out = device_nan(*backend_, {ids.numel(), dim});
+      backend_->embedding(table_device.view, ids_device.view, out.view, first_row);
+      HostTensor actual = download(*backend_, out);
+      expect_close(actual.f32(), expected.f32(), 0.0, 1e-6, ids.numel() * dim, "embedding");
+    }
+  }
+}
+
+TEST_P(CudaOps, RmsNorm) {
+  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
+    for (int64_t dim : {1, 37, 300, 4097}) {
+      for (bool in_place : {false, true}) {
+        SCOPED_TRACE(str(dtype_name(dtype), " dim=", dim, in_place ? " in place" : ""));
+        const int64_t n = 5;
+        HostTensor x = f32_tensor({n, dim}, random_floats(n * dim, static_cast<uint32_t>(dim), -3.0f, 3.0f));
+        HostTensor weight = random_tensor(dtype, {dim}, 9);
+        HostTensor expected(DType::kF32, {n, dim});
+        reference_rms_norm(x.view, weight.view, 1e-5f, expected.view);
+        DeviceTensor x_device = upload(*backend_, x), weight_device = upload(*backend_, weight);
+        DeviceTensor out = in_place ? upload(*backend_, x) : device_nan(*backend_, {n, dim});
+        backend_->rms_norm(in_place ? out.view : x_device.view, weight_device.view, 1e-5f, out.view);
+        HostTensor actual = download(*backend_, out);
+        expect_close(actual.f32(), expected.f32(), 1e-6, 1e-5, n * dim, "rms_norm");
+      }
+    }
+  }
+}
+
+TEST_P(CudaOps, Rope) {
+  for (RopeLayout layout : {RopeLayout::kInterleaved, RopeLayout::kHalfSplit}) {
+    for (int64_t head_dim : {2, 10, 64, 128}) {
+      SCOPED_TRACE(str(layout == RopeLayout::kInterleaved ? "interleaved" : "half-split", " head_dim=", head_dim));
+      const int64_t n = 6, n_heads = 3;
+      HostTensor x = f32_tensor({n, n_heads, head_dim}, random_floats(n * n_heads * head_dim, 3));
+      HostTensor positions = i32_tensor({0, 1, 7, 513, 8191, 131071});
+      std::vector<float> frequencies(static_cast<size_t>(head_dim / 2));
+      for (int64_t j = 0; j < head_dim / 2; ++j) {
+        frequencies[static_cast<size_t>(j)] = static_cast<float>(std::pow(500000.0, -2.0 * j / head_dim));
+      }
+      HostTensor inv_freq = f32_tensor({head_dim / 2}, frequencies);
+      DeviceTensor x_device = upload(*backend_, x), positions_device = upload(*backend_, positions),
+                   freq_device = upload(*backend_, inv_freq);
+      reference_rope(x.view, positions.view, inv_freq.view, layout);
+      backend_->rope(x_device.view, positions_device.view, freq_device.view, layout);
+      HostTensor actual = download(*backend_, x_device);
+      expect_close(actual.f32(), x.f32(), 1e-6, 1e-6, x.numel(), "rope");
+    }
+  }
+}
+
+TEST_P(CudaOps, KvWriteIsExact) {
+  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const int64_t n = 5, n_kv_heads = 3, head_dim = 6, n_blocks = 4, block_size = 3;
+    HostTensor k = f32_tensor({n, n_kv_heads, head_dim}, random_floats(n * n_kv_heads * head_dim, 1));
+    HostTensor v = f32_tensor({n, n_kv_heads, head_dim}, random_floats(n * n_kv_heads * head_dim, 2));
+    HostTensor slots = i32_tensor({11, 0, 5, 6, 2});
+    HostTensor k_cache = random_tensor(dtype, {n_blocks, block_size, n_kv_heads, head_dim}, 3);
+    HostTensor v_cache = random_tensor(dtype, {n_blocks, block_size, n_kv_heads, head_dim}, 4);
+    DeviceTensor k_device = upload(*backend_, k), v_device = upload(*backend_, v), slots_device = upload(*backend_, slots);
+    DeviceTensor k_cache_device = upload(*backend_, k_cache), v_cache_device = upload(*backend_, v_cache);
+    reference_kv_write(k.view, v.view, KvCacheView{k_cache.view, v_cache.view}, slots.view);
+    backend_->kv_write(k_device.view, v_device.view, KvCacheView{k_cache_device.view, v_cache_device.view},
+                       slots_device.view);
+    HostTensor k_actual = download(*backend_, k_cache_device), v_actual = download(*backend_, v_cache_device);
+    EXPECT_EQ(std::memcmp(k_actual.bytes.data(), k_cache.bytes.data(), k_cache.bytes.size()), 0);
+    EXPECT_EQ(std::memcmp(v_actual.bytes.data(), v_cache.bytes.data(), v_cache.bytes.size()), 0);
+  }
+}
+
+TEST_P(CudaOps, SiluMulAddGather) {
+  const int64_t n = 7, f = 333;
+  HostTensor gate = f32_tensor({n, f}, random_floats(n * f, 1, -20.0f, 20.0f));
+  HostTensor up = f32_tensor({n, f}, random_floats(n * f, 2));
+  HostTensor rows = i32_tensor({6, 0, 3, 3});
+  DeviceTensor gate_device = upload(*backend_, gate), up_device = upload(*backend_, up),
+               rows_device = upload(*backend_, rows);
+
+  HostTensor expected(DType::kF32, {n, f});
+  reference_silu_mul(gate.view, up.view, expected.view);
+  DeviceTensor out = device_nan(*backend_, {n, f});
+  backend_->silu_mul(gate_device.view, up_device.view, out.view);
+  expect_close(download(*backend_, out).f32(), expected.f32(), 1e-7, 1e-6, n * f, "silu_mul");
+
+  reference_add(gate.view, up.view, expected.view);
+  backend_->add(gate_device.view, up_device.view, gate_device.view);  // in place
+  expect_close(download(*backend_, gate_device).f32(), expected.f32(), 0.0, 0.0, n * f, "add");
+
+  HostTensor gathered(DType::kF32, {4, f});
+  reference_gather_rows(expected.view, rows.view, gathered.view);
+  DeviceTensor gathered_device = device_nan(*backend_, {4, f});
+  backend_->gather_rows(gate_device.view, rows_device.view, gathered_device.view);
+  expect_close(download(*backend_, gathered_device).f32(), gathered.f32(), 0.0, 0.0, 4 * f, "gather_rows");
+}
+
+// Paged attention against dense softmax(QK^T)V in double (paged_attention_scenario.h): shuffled
+// blocks, NaN in every slot no sequence owns, decode rows and chunked-prefill rows mixed.
+void check_attention(Backend& backend, const PagedScenarioOptions& options, const std::string& what,
+                     double absolute = 2e-5, double relative = 1e-4) {
+  SCOPED_TRACE(what);
+  PagedScenario scenario(options);
+  DeviceTensor q = upload(backend, scenario.q), k_cache = upload(backend, scenario.k_cache),
+               v_cache = upload(backend, scenario.v_cache), query_start = upload(backend, scenario.query_start),
+               positions = upload(backend, scenario.positions), tables = upload(backend, scenario.block_tables);
+  DeviceTensor out = device_nan(backend, scenario.q.view.shape);
+  AttentionBatch batch = scenario.batch();
+  batch.query_start = query_start.view;
+  batch.positions = positions.view;
+  batch.block_tables = tables.view;
+  backend.paged_attention(q.view, KvCacheView{k_cache.view, v_cache.view}, batch, out.view);
+  HostTensor actual = download(backend, out);
+  expect_close(actual.f32(), scenario.expected.data(), absolute, relative, scenario.q.numel(), "paged_attention");
+}
+
+TEST_P(CudaOps, PagedAttention) {
+  for (DType cache_dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
+    for (auto [n_heads, n_kv_heads, head_dim] : {std::tuple{4, 2, 16}, std::tuple{6, 2, 64}, std::tuple{8, 8, 40},
+                                                 std::tuple{32, 8, 128}, std::tuple{12, 1, 96}}) {
+      for (int block_size : {1, 4, 16}) {
+        PagedScenarioOptions options{
+            .sequences = {{1, 1}, {9, 1}, {23, 5}, {40, 40}, {70, 3}},
+            .block_size = block_size,
+            .n_heads = n_heads,
+            .n_kv_heads = n_kv_heads,
+            .head_dim = head_dim,
+            .cache_dtype = cache_dtype,
+            .seed = static_cast<uint32_t>(n_heads * 100 + block_size),
+        };
+        check_attention(*backend_, options,
+                        str(dtype_name(cache_dtype), " heads ", n_heads, "/", n_kv_heads, " head_dim ", head_dim,
+                            " block_size ", block_size));
+      }
+    }
+  }
+}
+
+// Long context: thousands of positions over hundreds of blocks, decode rows (many key splits) and
+// a chunk of prefill rows at the end of a long sequence.
+TEST_P(CudaOps, PagedAttentionLongContext) {
+  for (DType cache_dtype : {DType::kF32, DType::kBF16}) {
+    PagedScenarioOptions options{
+        .sequences = {{8200, 1}, {9001, 17}, {3000, 1}},
+        .block_size = 16,
+        .n_heads = 8,
+        .n_kv_heads = 2,
+        .head_dim = 128,
+        .cache_dtype = cache_dtype,
+        .seed = 99,
+    };
+    check_attention(*backend_, options, str("long context, ", dtype_name(cache_dtype)));
+  }
+}
+
+// Prefill chunks of 64+ rows: on "cuda" the 64-row tiles within one sequence run on tensor cores
+// with f16 operands (tolerance: f16 rounding of q, k, p and v, ~1e-3 relative, on outputs of
+// order 0.1), and tiles straddling two sequences through the split kernel.
+TEST_P(CudaOps, PagedAttentionPrefill) {
+  for (DType cache_dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
+    for (int head_dim : {64, 128}) {
+      for (int block_size : {5, 16}) {
+        PagedScenarioOptions options{
+            .sequences = {{200, 200}, {130, 70}, {64, 64}, {300, 1}, {1000, 128}},
+            .block_size = block_size,
+            .n_heads = 8,
+            .n_kv_heads = 2,
+            .head_dim = head_dim,
+            .cache_dtype = cache_dtype,
+            .seed = static_cast<uint32_t>(head_dim + block_size),
+        };
+        check_attention(*backend_, options,
+                        str("prefill ", dtype_name(cache_dtype), " head_dim ", head_dim, " block_size ", block_size),
+                        exact() ? 2e-5 : 2e-3, exact() ? 1e-4 : 1e-2);
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, CudaOps, testing::Values("cuda", "cuda-fp32"),
+                         [](const testing::TestParamInfo<std::string>& info) {
+                           return info.param == "cuda" ? std::string("cuda") : std::string("cuda_fp32");
+                         });
+
+}  // namespace
+}  // namespace llm::test
