@@ -20,7 +20,7 @@ Result<std::unique_ptr<Backend>> create_backend(const BackendOptions& options) {
   if (options.device == "cuda" || options.device == "cuda-fp32") {
 #if LLAMA_HAVE_CUDA
     // cuda-fp32: every matrix product in f32 (no bf16 rounding of activations), for golden tests.
-    return create_cuda_backend(CudaBackendOptions{.device_index = 0, .exact_fp32 = options.device == "cuda-fp32"});
+    return create_cuda_backend(CudaBackendOptions{.device_index = options.device_index, .exact_fp32 = options.device == "cuda-fp32"});
 #else
     return make_error(ErrorCode::kUnsupported,
                       str("device ", options.device, ": this build has no CUDA backend (nvcc was not found "

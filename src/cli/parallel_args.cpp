@@ -89,10 +89,11 @@ Result<std::unique_ptr<ModelRunner>> create_model_runner(const LoadedModel& mode
   const int world = layout.tensor_parallel * layout.pipeline_parallel;
   Status valid = validate_parallel_layout(model.config, model.sources, layout);
   if (!valid) return valid.error();
-  bool single = world == 1 && std::all_of(parallel.devices.begin(), parallel.devices.end(), [](int d) { return d == 0; });
-  if (single) {
-    Result<std::unique_ptr<Backend>> made =
-        create_backend(BackendOptions{.device = parallel.device, .n_threads = parallel.n_threads});
+  if (world == 1) {
+    Result<std::unique_ptr<Backend>> made = create_backend(BackendOptions{
+        .device = parallel.device,
+        .n_threads = parallel.n_threads,
+        .device_index = parallel.devices.empty() ? 0 : parallel.devices[0]});
     if (!made) return made.error();
     backend = std::move(*made);
     Result<std::unique_ptr<LlamaModel>> runner = LlamaModel::create(*backend, model, kv);
@@ -107,19 +108,14 @@ Result<std::unique_ptr<ModelRunner>> create_model_runner(const LoadedModel& mode
   std::sort(sorted.begin(), sorted.end());
   bool distinct = std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
   bool nccl = is_cuda(parallel.device) && distinct && nccl_available();
-  for (int d : parallel.devices) {
-    if (d != 0) {
-      return make_error(ErrorCode::kUnsupported,
-                        str("device ", d, ": the backend registry opens CUDA device 0 only in this build "
-                            "(BackendOptions has no device index yet); use --devices 0,0 for ranks sharing one GPU"));
-    }
-  }
   Result<std::unique_ptr<ParallelExecutor>> executor = ParallelExecutor::create(
       model, ParallelExecutorOptions{
                  .layout = layout,
                  .kv = kv,
-                 .make_backend = [&](int) {
-                   return create_backend(BackendOptions{.device = parallel.device, .n_threads = per_rank});
+                 .make_backend = [&](int rank) {
+                   return create_backend(BackendOptions{.device = parallel.device,
+                                                        .n_threads = per_rank,
+                                                        .device_index = parallel.devices.empty() ? 0 : parallel.devices[rank]});
                  },
                  .communicator = nccl ? CommunicatorKind::kNccl : CommunicatorKind::kThreads,
                  .devices = parallel.devices,
