@@ -3,6 +3,8 @@
 # into build/. Safe to run again: it only installs what is absent and rebuilds what changed.
 #   LLAMA_EXTRA_PACKAGES      more packages that must be installed (scripts/test.sh adds its own)
 #   LLAMA_OPTIONAL_PACKAGES   packages installed only where the distribution has them
+#   LLAMA_COMMAND_PACKAGES    "command=package" pairs: the package is installed only when the command
+#                             is missing (NodeSource's nodejs ships npm and conflicts with Debian's npm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,9 @@ optional=(${LLAMA_OPTIONAL_PACKAGES:-})
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()
 for p in "${required[@]}" "${optional[@]}"; do installed "$p" || missing+=("$p"); done
+for pair in ${LLAMA_COMMAND_PACKAGES:-}; do
+  command -v "${pair%%=*}" >/dev/null || missing+=("${pair#*=}")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"

