@@ -13,6 +13,9 @@ tools/chat/fetch_template.sh
 jobs=${LLAMA_BUILD_JOBS:-$(nproc)}
 ctest --test-dir build --output-on-failure -j "$jobs"
 
+# The official JS SDKs (openai, ollama, llama-stack-client current and 0.2.x) against `llama serve`.
+tests/clients/run.sh build
+
 # Fuzzers: clang + libFuzzer, sanitizers on; a finding fails the run.
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DLLAMA_FUZZ=ON -DLLAMA_BUILD_TESTS=OFF >/dev/null
 ninja -C build-fuzz -j "$jobs" fuzz_safetensors fuzz_gguf fuzz_pickle fuzz_tokenizer fuzz_jinja >&2

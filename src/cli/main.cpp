@@ -3,6 +3,8 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/perplexity_command.h"
+#include "cli/serve_command.h"
 #include "cli/tokenize_command.h"
 
 namespace {
@@ -12,6 +14,8 @@ const char* kUsage =
     "commands:\n"
     "  run       generate from a model (llama run --help)\n"
     "  bench     measure prefill and decode speed (llama bench --help)\n"
+    "  serve     serve the OpenAI, Llama Stack and Ollama APIs (llama serve --help)\n"
+    "  perplexity  perplexity of a model on a text file (llama perplexity --help)\n"
     "  tokenize    text -> token ids (llama tokenize --help)\n"
     "  detokenize  token ids -> text (llama detokenize --help)\n"
     "  version   print the version\n";
@@ -28,6 +32,8 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (command == "run") return llm::run_command(args);
   if (command == "bench") return llm::bench_command(args);
+  if (command == "serve") return llm::serve_command(args);
+  if (command == "perplexity") return llm::perplexity_command(args);
   if (command == "tokenize") return llm::tokenize_command(args, /*detokenize=*/false);
   if (command == "detokenize") return llm::tokenize_command(args, /*detokenize=*/true);
   if (command == "version" || command == "--version") {

@@ -15,6 +15,8 @@
 #include "engine/generator.h"
 #include "model/llama/llama_model.h"
 #include "model/loader.h"
+#include "tokenizer/detokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "util/json.h"
 #include "util/str.h"
 
@@ -73,21 +75,17 @@ int run_command(const std::vector<std::string>& argv) {
   std::string model_path = args.positional().empty() ? default_model_path() : args.positional()[0];
 
   std::vector<int32_t> prompt;
-  if (args.value("--prompt") && args.value("--prompt-tokens")) {
+  std::optional<std::string> prompt_text = args.value("--prompt");
+  if (prompt_text && args.value("--prompt-tokens")) {
     std::fprintf(stderr, "llama run: give --prompt or --prompt-tokens, not both\n");
     return 2;
-  }
-  if (args.value("--prompt")) {
-    return fail(make_error(ErrorCode::kUnsupported,
-                           "--prompt needs a tokenizer, which this build does not have yet; pass token ids with "
-                           "--prompt-tokens 1,2,3"));
   }
   if (std::optional<std::string> tokens = args.value("--prompt-tokens")) {
     Result<std::vector<int32_t>> list = parse_token_list(*tokens, "--prompt-tokens");
     if (!list) return fail(list.error());
     prompt = std::move(*list);
-  } else {
-    std::fprintf(stderr, "llama run: a prompt is required (--prompt-tokens 1,2,3)\n%s", kRunUsage);
+  } else if (!prompt_text) {
+    std::fprintf(stderr, "llama run: a prompt is required (--prompt TEXT or --prompt-tokens 1,2,3)\n%s", kRunUsage);
     return 2;
   }
 
@@ -126,6 +124,20 @@ int run_command(const std::vector<std::string>& argv) {
   Result<std::unique_ptr<LoadedModel>> loaded = load_model(model_path, LoadOptions{});
   if (!loaded) return fail(loaded.error());
   const LlamaConfig& config = (*loaded)->config;
+  // The checkpoint's own tokenizer: needed for --prompt, used for the text of the output.
+  Result<std::unique_ptr<Tokenizer>> tokenizer = load_tokenizer((*loaded)->files_path);
+  if (prompt_text) {
+    if (!tokenizer) return fail(tokenizer.error());
+    Result<std::vector<int32_t>> encoded = (*tokenizer)->encode(*prompt_text, EncodeOptions{.add_bos = true});
+    if (!encoded) return fail(encoded.error());
+    prompt = std::move(*encoded);
+  }
+  if (tokenizer && config.eos_token_ids.empty() && !options.ignore_eos) {
+    // Meta's params.json names no end token: the tokenizer's end-of-text and end-of-turn stop.
+    for (int32_t id : {(*tokenizer)->special_ids().eos, (*tokenizer)->special_ids().eot}) {
+      if (id >= 0) options.stop_tokens.push_back(id);
+    }
+  }
   int64_t total = static_cast<int64_t>(prompt.size()) + options.max_tokens;
   if (total > config.max_position) {
     return fail(make_error(ErrorCode::kInvalidArgument,
@@ -141,12 +153,31 @@ int run_command(const std::vector<std::string>& argv) {
   double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
 
   bool json = args.flag("--json");
+  // Text streams out as it completes (never half a UTF-8 character); without a tokenizer the ids do.
+  std::optional<StreamingDetokenizer> detokenizer;
+  if (tokenizer) detokenizer.emplace(**tokenizer, DecodeOptions{.skip_special = true});
+  std::string text;
   Result<GenerateResult> result = generate(**model, kv, prompt, options, [&](int32_t token) {
+    std::string piece;
+    if (detokenizer) {
+      Result<std::string> decoded = detokenizer->push(token);
+      piece = decoded ? *decoded : "";
+      text += piece;
+    }
     if (!json) {
-      std::printf("%d ", token);
+      if (detokenizer) {
+        std::fwrite(piece.data(), 1, piece.size(), stdout);
+      } else {
+        std::printf("%d ", token);
+      }
       std::fflush(stdout);
     }
   });
+  if (detokenizer) {
+    std::string rest = detokenizer->finish();
+    text += rest;
+    if (!json) std::fwrite(rest.data(), 1, rest.size(), stdout);
+  }
   if (!result) {
     if (!json) std::printf("\n");
     return fail(result.error());
@@ -159,7 +190,7 @@ int run_command(const std::vector<std::string>& argv) {
         {"model", model_path},
         {"prompt_tokens", prompt},
         {"tokens", result->tokens},
-        {"text", nullptr},  // needs the tokenizer
+        {"text", detokenizer ? Json(text) : Json(nullptr)},  // null: the checkpoint has no tokenizer
         {"finish_reason", finish_reason_name(result->finish_reason)},
         {"timings",
          {{"load_seconds", load_seconds},
@@ -174,6 +205,7 @@ int run_command(const std::vector<std::string>& argv) {
     std::cout << out.dump() << "\n";
   } else {
     std::printf("\n");
+    std::fflush(stdout);
     std::fprintf(stderr, "prefill: %zu tokens, %.1f tok/s; decode: %zu tokens, %.1f tok/s (%s)\n", prompt.size(),
                  prefill_tps, decoded, decode_tps, finish_reason_name(result->finish_reason));
   }

@@ -1,5 +1,6 @@
 #include "model/config.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "util/log.h"
@@ -200,6 +201,20 @@ Result<LlamaConfig> parse_hf_config(const Json& config, const std::string& subje
   Status valid = out.validate(subject);
   if (!valid) return valid.error();
   return out;
+}
+
+Status merge_generation_config(const Json& generation_config, const std::string& subject, LlamaConfig& config) {
+  if (!generation_config.is_object()) return invalid(subject, "not a JSON object");
+  std::vector<int32_t> eos;
+  Status status = parse_eos(generation_config, subject, eos);
+  if (!status) return status;
+  for (int32_t id : eos) {
+    if (id >= config.vocab_size) return invalid(subject, str("eos token id ", id, " >= vocab size ", config.vocab_size));
+    if (std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), id) == config.eos_token_ids.end()) {
+      config.eos_token_ids.push_back(id);
+    }
+  }
+  return {};
 }
 
 int64_t meta_ffn_dim(int64_t dim, int64_t multiple_of, std::optional<double> ffn_dim_multiplier) {

@@ -53,6 +53,10 @@ struct LlamaConfig {
 // rope_parameters style).
 Result<LlamaConfig> parse_hf_config(const Json& config, const std::string& subject);
 
+// generation_config.json beside config.json: its eos_token_id (an id or a list, e.g. Llama 3
+// Instruct's end-of-turn) joins the config's end tokens, as transformers' generate() uses it.
+Status merge_generation_config(const Json& generation_config, const std::string& subject, LlamaConfig& config);
+
 // Meta params.json. vocab_size may be -1 (Llama 2): the caller fills it from the embedding rows.
 // `sibling_hf_config` is the config.json of the same download when there is one (HF repos ship
 // Meta weights in original/): it supplies the llama3 rope factor that params.json lacks.

@@ -116,6 +116,7 @@ Result<std::unique_ptr<LoadedModel>> load_gguf_model(const std::string& path) {
   Result<LlamaConfig> config = gguf_llama_config(*shared, path);
   if (!config) return config.error();
   auto model = std::make_unique<LoadedModel>();
+  model->files_path = path;
   model->format = CheckpointFormat::kGguf;
   model->config = *config;
   model->rope_layout = RopeLayout::kInterleaved;  // llama.cpp's converter un-permutes HF Q/K

@@ -25,6 +25,15 @@ Result<std::unique_ptr<LoadedModel>> load_hf(const std::string& dir) {
   if (!json) return json.error();
   Result<LlamaConfig> config = parse_hf_config(*json, config_path);
   if (!config) return config.error();
+  std::string generation_path = (fs::path(dir) / "generation_config.json").string();
+  if (fs::exists(generation_path)) {
+    Result<std::string> generation_text = read_text_file(generation_path, 1 << 20);
+    if (!generation_text) return generation_text.error();
+    Result<Json> generation = parse_json(*generation_text, generation_path);
+    if (!generation) return generation.error();
+    Status merged = merge_generation_config(*generation, generation_path, *config);
+    if (!merged) return merged.error();
+  }
   Result<TensorSource> source = read_safetensors_dir(dir);
   if (!source) return source.error();
   auto shared = std::make_shared<TensorSource>(std::move(*source));
@@ -97,6 +106,7 @@ Result<std::unique_ptr<LoadedModel>> load_model(const std::string& reference, co
   }
   if (!model) return model.error();
   (*model)->path = reference;
+  if ((*model)->files_path.empty()) (*model)->files_path = reference;
   log_info("loaded ", reference, " (", checkpoint_format_name((*model)->format), "): ", (*model)->config.summary());
   return model;
 }

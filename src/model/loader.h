@@ -14,7 +14,9 @@
 namespace llm {
 
 struct LoadedModel {
-  std::string path;  // what the user named
+  std::string path;        // what the user named
+  std::string files_path;  // the checkpoint's directory or file (an Ollama name: its GGUF blob),
+                           // where its tokenizer is found
   CheckpointFormat format = CheckpointFormat::kHuggingFace;
   LlamaConfig config;
   RopeLayout rope_layout = RopeLayout::kHalfSplit;  // HF permutes Q/K; Meta and GGUF do not

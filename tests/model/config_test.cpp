@@ -115,3 +115,21 @@ TEST(MetaParams, Llama2HasNoVocabNorTheta) {
 
 }  // namespace
 }  // namespace llm
+
+namespace llm {
+namespace {
+
+TEST(GenerationConfig, AddsEndTokens) {
+  LlamaConfig c = parse_hf_config(parse_json(kLlama31Config, "c").value(), "config.json").value();
+  c.eos_token_ids = {128001};
+  ASSERT_TRUE(merge_generation_config(parse_json(R"({"eos_token_id": [128001, 128009]})", "g").value(),
+                                      "generation_config.json", c).ok());
+  EXPECT_EQ(c.eos_token_ids, (std::vector<int32_t>{128001, 128009}));
+  EXPECT_EQ(merge_generation_config(parse_json(R"({"eos_token_id": 200000})", "g").value(), "generation_config.json", c)
+                .error()
+                .message,
+            "generation_config.json: eos token id 200000 >= vocab size 128256");
+}
+
+}  // namespace
+}  // namespace llm

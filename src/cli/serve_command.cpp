@@ -1,0 +1,152 @@
+// llama serve [MODEL] [--host H] [--port 8321] [--api-key K] [--cors-origin O] [--model-id NAME]
+//             [--max-num-seqs N] [--max-queue N] [--kv-tokens N] [--kv-block-size N] [--step-tokens N]
+//             [--device cpu|cuda] [--threads N] [--tp N] [--pp N] [--devices 0,1] [--io-threads N]
+//             [--max-body-bytes N] [--header-timeout S] [--shutdown-timeout S] [--quiet]
+#include "cli/serve_command.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/parallel_args.h"
+#include "model/loader.h"
+#include "server/server.h"
+#include "stack/inline_provider.h"
+#include "tokenizer/tokenizer.h"
+#include "util/log.h"
+#include "util/str.h"
+
+namespace llm {
+namespace {
+
+const ArgSpec kServeSpec{
+    .options_with_value = {"--host", "--port", "--api-key", "--cors-origin", "--model-id", "--max-num-seqs",
+                           "--max-queue", "--kv-tokens", "--kv-block-size", "--step-tokens", "--device", "--threads",
+                           "--tp", "--pp", "--devices", "--collective-timeout", "--io-threads", "--max-body-bytes",
+                           "--header-timeout", "--shutdown-timeout"},
+    .flags = {"--help", "--quiet", "--no-prefix-caching"},
+};
+
+const char* kServeUsage =
+    "usage: llama serve [MODEL] [--host 127.0.0.1] [--port 8321] [--api-key KEY] [--cors-origin ORIGIN]\n"
+    "                   [--model-id NAME] [--max-num-seqs 64] [--max-queue 1024] [--kv-tokens N]\n"
+    "                   [--kv-block-size 16] [--step-tokens 512] [--no-prefix-caching]\n"
+    "                   [--device cpu|cuda] [--threads N] [--tp N|auto] [--pp N] [--devices 0,1,...]\n"
+    "                   [--io-threads 2] [--max-body-bytes 8388608] [--header-timeout 15]\n"
+    "                   [--shutdown-timeout 30] [--quiet]\n"
+    "Serves the OpenAI (/v1/chat/completions, /v1/completions, /v1/models), Llama Stack (/v1/...,\n"
+    "/v1/inference/...) and Ollama (/api/...) APIs on one port. Without MODEL the built-in default\n"
+    "model is served. The API key may also come from $LLAMA_API_KEY. SIGTERM/SIGINT drain requests\n"
+    "in flight for --shutdown-timeout seconds, then cancel them.\n";
+
+int fail(const Error& error) {
+  std::fprintf(stderr, "llama serve: %s\n", error.to_string().c_str());
+  return 1;
+}
+
+}  // namespace
+
+int serve_command(const std::vector<std::string>& argv) {
+  // Before any thread exists, so that every thread inherits the mask and only sigwait sees them.
+  server::block_termination_signals();
+  Result<Args> parsed = Args::parse(argv, kServeSpec);
+  if (!parsed) {
+    std::fprintf(stderr, "llama serve: %s\n%s", parsed.error().message.c_str(), kServeUsage);
+    return 2;
+  }
+  const Args& args = *parsed;
+  if (args.flag("--help")) {
+    std::fputs(kServeUsage, stdout);
+    return 0;
+  }
+  if (args.positional().size() > 1) {
+    std::fprintf(stderr, "llama serve: one MODEL expected, got %zu\n%s", args.positional().size(), kServeUsage);
+    return 2;
+  }
+  std::string model_path = args.positional().empty() ? default_model_path() : args.positional()[0];
+  Result<int64_t> port = args.integer("--port", 8321, 0, 65535);
+  Result<int64_t> max_seqs = args.integer("--max-num-seqs", 64, 1, 65536);
+  Result<int64_t> max_queue = args.integer("--max-queue", 1024, 1, 1 << 20);
+  Result<int64_t> kv_tokens = args.integer("--kv-tokens", 0, 0, int64_t{1} << 32);
+  Result<int64_t> block_size = args.integer("--kv-block-size", 16, 1, 1 << 16);
+  Result<int64_t> step_tokens = args.integer("--step-tokens", 512, 1, 1 << 20);
+  Result<int64_t> threads = args.integer("--threads", 0, 0, 4096);
+  Result<int64_t> io_threads = args.integer("--io-threads", 2, 1, 256);
+  Result<int64_t> max_body = args.integer("--max-body-bytes", 8 << 20, 1024, int64_t{1} << 32);
+  Result<double> header_timeout = args.number("--header-timeout", 15, 0.1, 3600);
+  Result<double> shutdown_timeout = args.number("--shutdown-timeout", 30, 0, 3600);
+  for (const auto* r : {&port, &max_seqs, &max_queue, &kv_tokens, &block_size, &step_tokens, &threads, &io_threads, &max_body}) {
+    if (!*r) return fail(r->error());
+  }
+  for (const auto* r : {&header_timeout, &shutdown_timeout}) {
+    if (!*r) return fail(r->error());
+  }
+  Result<ParallelArgs> parallel =
+      parse_parallel_args(args, args.value("--device").value_or("cpu"), static_cast<int>(*threads));
+  if (!parallel) return fail(parallel.error());
+
+  Result<std::unique_ptr<LoadedModel>> loaded = load_model(model_path, LoadOptions{});
+  if (!loaded) return fail(loaded.error());
+  const LlamaConfig& config = (*loaded)->config;
+  std::unique_ptr<Tokenizer> tokenizer;
+  if (Result<std::unique_ptr<Tokenizer>> t = load_tokenizer((*loaded)->path)) {
+    tokenizer = std::move(*t);
+  } else {
+    log_warning("no tokenizer for ", model_path, " (", t.error().message, "): only token-id prompts will work");
+  }
+  int64_t tokens = *kv_tokens > 0 ? *kv_tokens
+                                   : std::max<int64_t>(config.max_position,
+                                                       *max_seqs * std::min<int64_t>(config.max_position, 2048));
+  auto kv = std::make_unique<KvManager>(static_cast<int32_t>((tokens + *block_size - 1) / *block_size),
+                                        static_cast<int32_t>(*block_size));
+  std::unique_ptr<Backend> backend;
+  Result<std::unique_ptr<ModelRunner>> runner = create_model_runner(
+      **loaded, *parallel, KvCacheOptions{.n_blocks = kv->pool().n_blocks(), .block_size = kv->block_size()}, backend);
+  if (!runner) return fail(runner.error());
+
+  stack::Stack stack("0.1.0");
+  auto provider = std::make_unique<stack::InlineProvider>(
+      stack::InlineEngineParts{.model = std::move(*loaded),
+                               .backend = std::move(backend),
+                               .runner = std::move(*runner),
+                               .kv = std::move(kv),
+                               .tokenizer = std::move(tokenizer)},
+      stack::InlineProviderOptions{.model_id = args.value("--model-id").value_or(""),
+                                   .scheduler = SchedulerOptions{.max_num_seqs = static_cast<int32_t>(*max_seqs),
+                                                                 .max_step_tokens = static_cast<int32_t>(*step_tokens),
+                                                                 .max_waiting = static_cast<int32_t>(*max_queue),
+                                                                 .prefix_caching = !args.flag("--no-prefix-caching")}},
+      stack.metrics());
+  stack::InlineProvider* inline_provider = provider.get();
+  std::string model_id = provider->models()[0].id;
+  stack.add_provider(std::move(provider));
+
+  server::ServerOptions options;
+  options.http.host = args.value("--host").value_or("127.0.0.1");
+  options.http.port = static_cast<uint16_t>(*port);
+  options.http.io_threads = static_cast<int>(*io_threads);
+  options.http.max_body_bytes = static_cast<size_t>(*max_body);
+  options.http.header_timeout = std::chrono::milliseconds(static_cast<int64_t>(*header_timeout * 1000));
+  options.api_key = args.value("--api-key").value_or("");
+  if (options.api_key.empty()) {
+    if (const char* env = std::getenv("LLAMA_API_KEY")) options.api_key = env;
+  }
+  options.cors_origin = args.value("--cors-origin").value_or("");
+  options.log_requests = !args.flag("--quiet");
+  server::Server server(stack, options);
+  if (Status started = server.start(); !started) return fail(started.error());
+  std::printf("llama serve: %s on http://%s:%u (KV %lld tokens in blocks of %lld, up to %lld sequences)\n",
+              model_id.c_str(), options.http.host.c_str(), server.port(), static_cast<long long>(tokens),
+              static_cast<long long>(*block_size), static_cast<long long>(*max_seqs));
+  std::fflush(stdout);
+
+  int signal = server::wait_for_termination_signal();
+  log_info("signal ", signal, ": draining for up to ", *shutdown_timeout, " s");
+  server.shutdown(std::chrono::milliseconds(static_cast<int64_t>(*shutdown_timeout * 1000)));
+  inline_provider->stop();
+  std::printf("llama serve: stopped\n");
+  return 0;
+}
+
+}  // namespace llm
