@@ -2,6 +2,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/chat_command.h"
 #include "cli/commands.h"
 #include "cli/perplexity_command.h"
 #include "cli/serve_command.h"
@@ -13,6 +14,7 @@ const char* kUsage =
     "usage: llama <command> [options]\n"
     "commands:\n"
     "  run       generate from a model (llama run --help)\n"
+    "  chat      talk with a model (llama chat --help)\n"
     "  bench     measure prefill and decode speed (llama bench --help)\n"
     "  serve     serve the OpenAI, Llama Stack and Ollama APIs (llama serve --help)\n"
     "  perplexity  perplexity of a model on a text file (llama perplexity --help)\n"
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (command == "run") return llm::run_command(args);
   if (command == "bench") return llm::bench_command(args);
+  if (command == "chat") return llm::chat_command(args);
   if (command == "serve") return llm::serve_command(args);
   if (command == "perplexity") return llm::perplexity_command(args);
   if (command == "tokenize") return llm::tokenize_command(args, /*detokenize=*/false);

@@ -18,12 +18,18 @@ Status SamplingParams::validate() const {
   if (!(repetition_penalty > 0) || !std::isfinite(repetition_penalty)) {
     return bad(str("repetition_penalty must be > 0, got ", repetition_penalty));
   }
+  if (!(presence_penalty >= -2 && presence_penalty <= 2)) {
+    return bad(str("presence_penalty must be in [-2, 2], got ", presence_penalty));
+  }
+  if (!(frequency_penalty >= -2 && frequency_penalty <= 2)) {
+    return bad(str("frequency_penalty must be in [-2, 2], got ", frequency_penalty));
+  }
   return {};
 }
 
 Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) {}
 
-int32_t Sampler::sample(std::span<const float> logits_in, std::span<const int32_t> context) {
+int32_t Sampler::sample(std::span<const float> logits_in, std::span<const int32_t> context, size_t n_prompt) {
   std::vector<float> logits(logits_in.begin(), logits_in.end());
   const int32_t vocab = static_cast<int32_t>(logits.size());
   if (params_.repetition_penalty != 1.0f) {
@@ -33,6 +39,16 @@ int32_t Sampler::sample(std::span<const float> logits_in, std::span<const int32_
       seen[static_cast<size_t>(token)] = true;
       float& logit = logits[static_cast<size_t>(token)];
       logit = logit > 0 ? logit / params_.repetition_penalty : logit * params_.repetition_penalty;
+    }
+  }
+  if (params_.presence_penalty != 0.0f || params_.frequency_penalty != 0.0f) {
+    std::vector<int32_t> counts(logits.size(), 0);
+    for (size_t i = std::min(n_prompt, context.size()); i < context.size(); ++i) {
+      if (context[i] >= 0 && context[i] < vocab) ++counts[static_cast<size_t>(context[i])];
+    }
+    for (size_t token = 0; token < counts.size(); ++token) {
+      if (counts[token] == 0) continue;
+      logits[token] -= params_.frequency_penalty * static_cast<float>(counts[token]) + params_.presence_penalty;
     }
   }
   if (params_.temperature <= 0) {

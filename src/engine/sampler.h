@@ -16,9 +16,14 @@ struct SamplingParams {
   float top_p = 1.0f;              // 1: off
   float min_p = 0.0f;              // 0: off
   float repetition_penalty = 1.0f; // 1: off; > 1 discourages tokens already in the context
+  // OpenAI's penalties over the generated tokens (not the prompt): logit -= frequency_penalty x
+  // count + presence_penalty x (count > 0). 0: off.
+  float presence_penalty = 0.0f;
+  float frequency_penalty = 0.0f;
   uint64_t seed = 0;
 
-  // Ranges: temperature >= 0, top_k >= 0, top_p in (0, 1], min_p in [0, 1], penalty > 0.
+  // Ranges: temperature >= 0, top_k >= 0, top_p in (0, 1], min_p in [0, 1], repetition penalty
+  // > 0, presence and frequency penalties in [-2, 2] (OpenAI's range).
   Status validate() const;
 };
 
@@ -26,9 +31,10 @@ class Sampler {
  public:
   explicit Sampler(const SamplingParams& params);
 
-  // Picks the next token from logits [vocab]; `context` holds the prompt and generated tokens
-  // (for the repetition penalty). Ties in greedy mode go to the lowest id, like torch.argmax.
-  int32_t sample(std::span<const float> logits, std::span<const int32_t> context);
+  // Picks the next token from logits [vocab]; `context` holds the prompt (its first n_prompt
+  // tokens) and the generated tokens, for the penalties. Ties in greedy mode go to the lowest id,
+  // like torch.argmax.
+  int32_t sample(std::span<const float> logits, std::span<const int32_t> context, size_t n_prompt = 0);
 
  private:
   SamplingParams params_;

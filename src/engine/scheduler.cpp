@@ -270,7 +270,7 @@ Status Scheduler::run_step(std::vector<std::pair<Sequence*, int32_t>>& scheduled
 void Scheduler::emit(Sequence& s, const float* row) {
   const int64_t vocab = model_.config().vocab_size;
   std::span<const float> logits(row, static_cast<size_t>(vocab));
-  int32_t token = s.sampler->sample(logits, s.tokens);
+  int32_t token = s.sampler->sample(logits, s.tokens, static_cast<size_t>(s.n_prompt));
   s.tokens.push_back(token);
   ++s.stats.generated_tokens;
   if (s.stats.generated_tokens == 1) s.stats.first_token_seconds = seconds_between(s.submitted, Clock::now());

@@ -68,3 +68,28 @@ TEST(Sampler, ValidatesRanges) {
 
 }  // namespace
 }  // namespace llm
+
+namespace llm {
+namespace {
+
+// OpenAI's definition: mu[j] -= c[j] * frequency_penalty + (c[j] > 0) * presence_penalty, with c the
+// counts of j among the generated tokens (the prompt does not count).
+TEST(Sampler, PresenceAndFrequencyPenaltiesCountGeneratedTokensOnly) {
+  std::vector<float> logits = {3.0f, 2.5f, 1.0f};
+  std::vector<int32_t> context = {1, 1, 0, 0};  // prompt {1, 1}, generated {0, 0}
+  // Token 0 was generated twice: 3 - 2 * 0.2 - 0.5 = 2.1 < 2.5, so 1 wins.
+  Sampler both(SamplingParams{.presence_penalty = 0.5f, .frequency_penalty = 0.2f});
+  EXPECT_EQ(both.sample(logits, context, /*n_prompt=*/2), 1);
+  // Only the frequency term: 3 - 0.4 = 2.6 > 2.5, token 0 stays.
+  Sampler frequency(SamplingParams{.frequency_penalty = 0.2f});
+  EXPECT_EQ(frequency.sample(logits, context, 2), 0);
+  // The prompt's two 1s do not count: with everything generated, token 1 would drop instead.
+  Sampler presence(SamplingParams{.presence_penalty = 1.0f});
+  EXPECT_EQ(presence.sample(logits, context, 2), 1);  // 3 - 1 = 2 < 2.5
+  EXPECT_EQ(presence.sample(logits, std::vector<int32_t>{1, 1}, 0), 0);  // 2.5 - 1 = 1.5
+  EXPECT_EQ(SamplingParams{.presence_penalty = 3}.validate().error().message,
+            "presence_penalty must be in [-2, 2], got 3");
+}
+
+}  // namespace
+}  // namespace llm

@@ -163,11 +163,8 @@ void read_openai_sampling(const Json& body, stack::GenerateRequest& request) {
     if (*p <= 0) throw_bad("'top_p' must be in (0, 1]", "top_p");
     request.sampling.top_p = static_cast<float>(*p);
   }
-  for (const char* key : {"presence_penalty", "frequency_penalty"}) {
-    if (auto v = opt_number(body, key, -2.0, 2.0); v && *v != 0.0) {
-      throw_bad(str("'", key, "' other than 0 is not supported by this server yet"), key);
-    }
-  }
+  if (auto v = opt_number(body, "presence_penalty", -2.0, 2.0)) request.sampling.presence_penalty = static_cast<float>(*v);
+  if (auto v = opt_number(body, "frequency_penalty", -2.0, 2.0)) request.sampling.frequency_penalty = static_cast<float>(*v);
   if (auto bias = body.find("logit_bias"); bias != body.end() && !bias->is_null()) {
     if (!bias->is_object()) throw_bad("'logit_bias' must be an object", "logit_bias");
     if (!bias->empty()) throw_bad("'logit_bias' is not supported by this server yet", "logit_bias");

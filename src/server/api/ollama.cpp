@@ -105,11 +105,8 @@ void read_options(const Json& body, GenerateRequest& request) {
     if (*v > 0) request.max_tokens = static_cast<int32_t>(*v);
   }
   request.stop = opt_stop_list(o, "stop", 16);
-  for (const char* key : {"presence_penalty", "frequency_penalty"}) {
-    if (auto v = opt_number(o, key, -100.0, 100.0); v && *v != 0.0) {
-      throw_bad(str("options.", key, " other than 0 is not supported by this server yet"), key);
-    }
-  }
+  if (auto v = opt_number(o, "presence_penalty", -2.0, 2.0)) request.sampling.presence_penalty = static_cast<float>(*v);
+  if (auto v = opt_number(o, "frequency_penalty", -2.0, 2.0)) request.sampling.frequency_penalty = static_cast<float>(*v);
 }
 
 void reject_unsupported(const Json& body) {

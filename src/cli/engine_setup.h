@@ -1,0 +1,23 @@
+// Opening a model as an inline engine (weights, tokenizer, KV pool, runner on every rank): what
+// `llama serve` and `llama chat` share.
+#pragma once
+
+#include <string>
+
+#include "cli/parallel_args.h"
+#include "stack/inline_provider.h"
+
+namespace llm {
+
+struct EngineSetupOptions {
+  int64_t max_num_seqs = 64;
+  int64_t kv_tokens = 0;  // 0: max(context length, max_num_seqs x min(context length, 2048))
+  int64_t kv_block_size = 16;
+};
+
+// Loads `model_path` (any checkpoint format) with its tokenizer (absent: only token-id prompts
+// work, with a warning) and makes the runner `parallel` asks for.
+Result<stack::InlineEngineParts> open_inline_engine(const std::string& model_path, const ParallelArgs& parallel,
+                                                     const EngineSetupOptions& options);
+
+}  // namespace llm
