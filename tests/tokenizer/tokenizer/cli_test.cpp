@@ -4,6 +4,9 @@
 
 #include <cstdio>
 #include <fstream>
+#include <string>
+
+#include <unistd.h>
 
 #include "tokenizer/tokenizer/test_util.h"
 
@@ -11,7 +14,10 @@ namespace llm {
 namespace {
 
 std::string run(const std::string& args, const std::string& stdin_text = "", int* status = nullptr) {
-  const std::string input = ::testing::TempDir() + "/cli_stdin.txt";
+  // ctest runs these tests as parallel processes: each needs its own stdin file.
+  static int calls = 0;
+  const std::string input =
+      ::testing::TempDir() + "/cli_stdin_" + std::to_string(::getpid()) + "_" + std::to_string(calls++) + ".txt";
   std::ofstream(input, std::ios::binary) << stdin_text;
   const std::string command = std::string(TOKENIZE_CLI) + " " + args + " < " + input + " 2>/dev/null";
   FILE* pipe = popen(command.c_str(), "r");

@@ -8,6 +8,7 @@
 // <|reserved_special_token_4|>, not <|eom_id|>), so each loader is compared with the reference
 // that uses the same names; the two references agree on everything else.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -97,7 +98,7 @@ TEST_F(Llama3Reference, PairFormMergesGiveTheSameTokenizer) {
     const size_t space = text.find(' ', 1);
     merge = Json::array({text.substr(0, space), text.substr(space + 1)});
   }
-  const std::string dir = ::testing::TempDir() + "/pair_merges";
+  const std::string dir = ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_pair_merges";
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/tokenizer.json") << json->dump();
   auto tokenizer = load_tokenizer(dir + "/tokenizer.json");

@@ -1,6 +1,7 @@
 // Unit tests: UTF-8 handling (expected values from the Unicode standard), GPT-2's byte map,
 // added-token matching, streaming detokenization, and hostile inputs and files.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -117,7 +118,7 @@ TEST(BadInput, HugeRepeatsStayFast) {
 void write_file(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 Error load_error(const std::string& name, const std::string& bytes) {
-  const std::string path = ::testing::TempDir() + "/" + name;
+  const std::string path = ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_" + name;
   write_file(path, bytes);
   auto tokenizer = load_tokenizer(path);
   EXPECT_FALSE(tokenizer.ok()) << name;
@@ -150,8 +151,8 @@ TEST(BadFiles, ClearErrors) {
 
 TEST(BadFiles, CatastrophicRegexIsCutOff) {
   // A file-supplied pattern with exponential backtracking must fail in bounded time, not hang.
-  const std::string path = ::testing::TempDir() + "/redos/tokenizer.json";
-  std::filesystem::create_directories(::testing::TempDir() + "/redos");
+  const std::string path = ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_redos/tokenizer.json";
+  std::filesystem::create_directories(::testing::TempDir() + "/" + std::to_string(::getpid()) + "_redos");
   write_file(path, R"({"pre_tokenizer": {"type": "Sequence", "pretokenizers": [
       {"type": "Split", "pattern": {"Regex": "(a+)+$"}, "behavior": "Isolated"},
       {"type": "ByteLevel", "use_regex": false}]},

@@ -2,6 +2,7 @@
 // reference Hugging Face tokenizer), through the GGUF path (our SentencePiece BPE merge) and
 // through libsentencepiece (a ModelProto built from the same vocabulary).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -144,7 +145,7 @@ TEST(LlamaSpmVectors, LibSentencePiecePassesAll) {
 TEST(LlamaSpmVectors, LoadTokenizerDetectsProtobuf) {
   auto gguf = read_gguf(spm_gguf());
   ASSERT_TRUE(gguf.ok());
-  const std::string dir = ::testing::TempDir() + "/spm_model_dir";
+  const std::string dir = ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_spm_model_dir";
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/tokenizer.model", std::ios::binary) << llama2_model_proto(gguf->metadata);
   auto tokenizer = load_tokenizer(dir);
