@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 required=(build-essential cmake ninja-build pkg-config nlohmann-json3-dev libgtest-dev libpcre2-dev libsentencepiece-dev
-          libboost-dev
+          libboost-dev libopenmpi-dev openmpi-bin
           ${LLAMA_EXTRA_PACKAGES:-})
 optional=(${LLAMA_OPTIONAL_PACKAGES:-})
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }

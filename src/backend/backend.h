@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/tensor.h"
+#include "util/check.h"
 #include "util/result.h"
 
 namespace llm {
@@ -77,6 +78,13 @@ struct AttentionBatch {
   float scale = 1.0f;       // softmax scale, 1/sqrt(head_dim) for Llama
 };
 
+// Ops recorded once and replayed with one call (a CUDA graph). Made by Backend::end_recording,
+// owned by the caller, replayed only on the backend that made it.
+class StepRecording {
+ public:
+  virtual ~StepRecording() = default;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -90,6 +98,22 @@ class Backend {
   virtual void copy_from_host(TensorView dst, const void* src) = 0;  // dst.bytes() bytes
   virtual void copy_to_host(void* dst, TensorView src) = 0;          // src.bytes() bytes
   virtual void synchronize() = 0;
+
+  // ---- recording (optional) ----------------------------------------------------------------
+  // Ops enqueued between begin_recording and end_recording are recorded, not run; nothing may
+  // wait for the device in between (no copy_to_host, no synchronize). A replay reads and writes
+  // exactly the memory the recorded ops were given, so the caller keeps those buffers alive and
+  // fixed and changes only their contents (copy_from_host, enqueued before replay). Scratch the
+  // ops take while recording belongs to the recording. Devices that cannot record return false
+  // from can_record and are never asked to.
+  virtual bool can_record() const { return false; }
+  virtual void begin_recording() { LLM_CHECK(false, name(), ": cannot record ops"); }
+  // An error (the device refused the recording) leaves the backend ready to run ops again.
+  virtual Result<std::unique_ptr<StepRecording>> end_recording() {
+    LLM_CHECK(false, name(), ": cannot record ops");
+    return make_error(ErrorCode::kUnsupported, "recording");
+  }
+  virtual void replay(StepRecording&) { LLM_CHECK(false, name(), ": cannot replay recorded ops"); }
 
   // ---- ops ---------------------------------------------------------------------------------
   // out[i, :] = float(table[ids[i] - first_row, :]) for ids in [first_row, first_row + rows), else

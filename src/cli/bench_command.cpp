@@ -25,7 +25,7 @@ namespace {
 const ArgSpec kBenchSpec{
     .options_with_value = {"--synthetic", "--dtype", "--prompt-lengths", "--streams", "--stream-prompt",
                            "--stream-generate", "--device", "--threads", "--repeat", "--tp", "--pp", "--devices",
-                           "--collective-timeout"},
+                           "--collective-timeout", "--launcher"},
     .flags = {"--json", "--help"},
 };
 
@@ -33,11 +33,18 @@ const char* kBenchUsage =
     "usage: llama bench [MODEL | --synthetic NAME] [--dtype bf16|f16|f32] [--prompt-lengths 512,2048]\n"
     "                   [--streams 1,16,64] [--stream-prompt 128] [--stream-generate 128]\n"
     "                   [--device cpu|cuda] [--threads N] [--repeat N] [--json]\n"
-    "                   [--tp N|auto] [--pp N] [--devices 0,1,...] [--collective-timeout SECONDS]\n";
+    "                   [--tp N|auto] [--pp N] [--devices 0,1,...] [--collective-timeout SECONDS]\n"
+    "                   [--launcher auto|threads|mpi] (under mpirun: one rank per process, rank 0 prints)\n";
 
 int fail(const Error& error) {
   std::fprintf(stderr, "llama bench: %s\n", error.to_string().c_str());
   return 1;
+}
+
+// Under mpirun a process that gives up takes the job down (its peers would wait in MPI forever).
+int fail_rank(const ParallelArgs& parallel, const Error& error) {
+  if (parallel.processes) parallel.processes->abort(str("llama bench: ", error.to_string()));
+  return fail(error);
 }
 
 using Clock = std::chrono::steady_clock;
@@ -131,18 +138,20 @@ int bench_command(const std::vector<std::string>& argv) {
   Result<std::unique_ptr<LoadedModel>> loaded = make_error(ErrorCode::kInvalidArgument, "");
   std::string model_name;
   if (std::optional<std::string> synthetic = args.value("--synthetic")) {
-    if (!args.positional().empty()) return fail(make_error(ErrorCode::kInvalidArgument, "MODEL and --synthetic"));
+    if (!args.positional().empty()) {
+      return fail_rank(*parallel, make_error(ErrorCode::kInvalidArgument, "MODEL and --synthetic"));
+    }
     Result<LlamaConfig> config = synthetic_config(*synthetic);
-    if (!config) return fail(config.error());
+    if (!config) return fail_rank(*parallel, config.error());
     std::optional<DType> dtype = dtype_from_name(args.value("--dtype").value_or("bf16"));
-    if (!dtype) return fail(make_error(ErrorCode::kInvalidArgument, "--dtype: expected bf16, f16 or f32"));
+    if (!dtype) return fail_rank(*parallel, make_error(ErrorCode::kInvalidArgument, "--dtype: expected bf16, f16 or f32"));
     loaded = make_synthetic_model(*config, SyntheticOptions{.dtype = *dtype});
     model_name = "synthetic " + *synthetic;
   } else {
     model_name = args.positional().empty() ? default_model_path() : args.positional()[0];
     loaded = load_model(model_name, LoadOptions{});
   }
-  if (!loaded) return fail(loaded.error());
+  if (!loaded) return fail_rank(*parallel, loaded.error());
   const LlamaConfig& config = (*loaded)->config;
 
   // One KV pool big enough for the largest phase.
@@ -157,7 +166,7 @@ int bench_command(const std::vector<std::string>& argv) {
   Result<std::unique_ptr<ModelRunner>> model = create_model_runner(
       **loaded, *parallel, KvCacheOptions{.n_blocks = static_cast<int32_t>(blocks_needed), .block_size = block_size},
       model_backend);
-  if (!model) return fail(model.error());
+  if (!model) return fail_rank(*parallel, model.error());
   double load_seconds = seconds_since(load_start);
 
   // Deterministic token ids spread over the vocabulary.
@@ -181,7 +190,7 @@ int bench_command(const std::vector<std::string>& argv) {
       Status status = (*model)->forward(batch, logits);
       double elapsed = seconds_since(start);
       kv.release(blocks);
-      if (!status) return fail(status.error());
+      if (!status) return fail_rank(*parallel, status.error());
       best = std::min(best, elapsed);
     }
     results.push_back({{"test", str("prefill ", length)}, {"tokens_per_second", length / best}, {"seconds", best}});
@@ -196,7 +205,7 @@ int bench_command(const std::vector<std::string>& argv) {
       StepSequence step{.blocks = &blocks[static_cast<size_t>(s)], .context = contexts[static_cast<size_t>(s)],
                         .begin = 0, .end = static_cast<int32_t>(*stream_prompt)};
       Status status = (*model)->forward(build_step_batch(kv, std::span<const StepSequence>(&step, 1)), logits);
-      if (!status) return fail(status.error());
+      if (!status) return fail_rank(*parallel, status.error());
     }
     auto start = Clock::now();
     for (int64_t g = 0; g < *stream_generate; ++g) {
@@ -211,7 +220,7 @@ int bench_command(const std::vector<std::string>& argv) {
                                      .begin = position, .end = position + 1});
       }
       Status status = (*model)->forward(build_step_batch(kv, steps), logits);
-      if (!status) return fail(status.error());
+      if (!status) return fail_rank(*parallel, status.error());
     }
     double elapsed = seconds_since(start);
     for (auto& b : blocks) kv.release(b);
@@ -228,6 +237,7 @@ int bench_command(const std::vector<std::string>& argv) {
                  {"load_seconds", load_seconds},
                  {"validation_max_abs_diff", *validation},
                  {"results", results}};
+  if (!parallel->is_output_rank()) return 0;  // under mpirun, rank 0 prints
   if (args.flag("--json")) {
     std::cout << report.dump() << "\n";
     return 0;

@@ -20,4 +20,9 @@ struct EngineSetupOptions {
 Result<stack::InlineEngineParts> open_inline_engine(const std::string& model_path, const ParallelArgs& parallel,
                                                      const EngineSetupOptions& options);
 
+// The same for a model already in memory (e.g. a synthetic one); `tokenizer` may be null.
+Result<stack::InlineEngineParts> open_inline_engine(std::unique_ptr<LoadedModel> model,
+                                                     std::unique_ptr<Tokenizer> tokenizer, const ParallelArgs& parallel,
+                                                     const EngineSetupOptions& options);
+
 }  // namespace llm

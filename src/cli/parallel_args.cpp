@@ -16,6 +16,29 @@ Error invalid(const std::string& what) { return make_error(ErrorCode::kInvalidAr
 
 bool is_cuda(const std::string& device) { return device.rfind("cuda", 0) == 0; }
 
+// One rank per process: the world must be tp x pp processes; a GPU rank uses the GPU of its
+// local rank on the node (or --devices[local rank]).
+Result<ParallelArgs> with_processes(ParallelArgs out, int world) {
+  Result<std::shared_ptr<ProcessGroup>> processes =
+      create_process_world(std::chrono::seconds(out.collective_timeout_seconds));
+  if (!processes) return processes.error();
+  out.processes = std::move(*processes);
+  if (out.processes->size() != world) {
+    out.processes->abort(str("mpirun started ", out.processes->size(), " processes, but --tp ",
+                             out.layout.tensor_parallel, " x --pp ", out.layout.pipeline_parallel, " needs ", world,
+                             " (one rank per process)"));
+  }
+  if (is_cuda(out.device)) {
+    int local = out.processes->local_rank();
+    if (!out.devices.empty() && local >= static_cast<int>(out.devices.size())) {
+      out.processes->abort(str("--devices lists ", out.devices.size(), " devices, but this node runs ",
+                               out.processes->local_size(), " processes"));
+    }
+    out.devices = {out.devices.empty() ? local : out.devices[static_cast<size_t>(local)]};
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<ParallelArgs> parse_parallel_args(const Args& args, const std::string& device, int n_threads) {
@@ -60,6 +83,13 @@ Result<ParallelArgs> parse_parallel_args(const Args& args, const std::string& de
     out.layout.tensor_parallel = static_cast<int>(*n);
   }
   const int world = out.layout.tensor_parallel * out.layout.pipeline_parallel;
+  std::string launcher = args.value("--launcher").value_or("auto");
+  if (launcher != "auto" && launcher != "threads" && launcher != "mpi") {
+    return invalid(str("--launcher ", launcher, ": expected auto, threads or mpi"));
+  }
+  if (launcher == "mpi" || (launcher == "auto" && launched_by_mpi())) {
+    return with_processes(std::move(out), world);
+  }
   if (is_cuda(device)) {
     if (out.devices.empty()) {
       for (int i = 0; i < world; ++i) out.devices.push_back(i);
@@ -89,7 +119,7 @@ Result<std::unique_ptr<ModelRunner>> create_model_runner(const LoadedModel& mode
   const int world = layout.tensor_parallel * layout.pipeline_parallel;
   Status valid = validate_parallel_layout(model.config, model.sources, layout);
   if (!valid) return valid.error();
-  if (world == 1) {
+  if (world == 1 && !parallel.processes) {
     Result<std::unique_ptr<Backend>> made = create_backend(BackendOptions{
         .device = parallel.device,
         .n_threads = parallel.n_threads,
@@ -102,12 +132,15 @@ Result<std::unique_ptr<ModelRunner>> create_model_runner(const LoadedModel& mode
   }
   // The CPU ranks share the machine's threads.
   int total_threads = parallel.n_threads > 0 ? parallel.n_threads : default_thread_count();
-  int per_rank = std::max(1, total_threads / world);
+  int ranks_here = parallel.processes ? parallel.processes->local_size() : world;
+  int per_rank = std::max(1, total_threads / ranks_here);
   // NCCL needs one rank per GPU; ranks sharing a GPU (the single-card TP check) are host-staged.
   std::vector<int> sorted = parallel.devices;
   std::sort(sorted.begin(), sorted.end());
   bool distinct = std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
   bool nccl = is_cuda(parallel.device) && distinct && nccl_available();
+  CommunicatorKind kind = nccl ? CommunicatorKind::kNccl : CommunicatorKind::kThreads;
+  if (parallel.processes) kind = nccl ? CommunicatorKind::kNccl : CommunicatorKind::kMpi;
   Result<std::unique_ptr<ParallelExecutor>> executor = ParallelExecutor::create(
       model, ParallelExecutorOptions{
                  .layout = layout,
@@ -115,10 +148,13 @@ Result<std::unique_ptr<ModelRunner>> create_model_runner(const LoadedModel& mode
                  .make_backend = [&](int rank) {
                    return create_backend(BackendOptions{.device = parallel.device,
                                                         .n_threads = per_rank,
-                                                        .device_index = parallel.devices.empty() ? 0 : parallel.devices[rank]});
+                                                        .device_index = parallel.devices.empty()  ? 0
+                                                                        : parallel.processes ? parallel.devices[0]
+                                                                                             : parallel.devices[rank]});
                  },
-                 .communicator = nccl ? CommunicatorKind::kNccl : CommunicatorKind::kThreads,
+                 .communicator = kind,
                  .devices = parallel.devices,
+                 .processes = parallel.processes,
                  .collective_timeout = std::chrono::seconds(parallel.collective_timeout_seconds),
              });
   if (!executor) return executor.error();

@@ -3,6 +3,8 @@
 //   --device cpu --tp N   N CPU ranks on the thread communicator (the GPU code path minus NCCL)
 //   --device cuda --tp N  N GPU ranks; NCCL when every rank has its own GPU, else host-staged
 //   --tp auto             every visible GPU (1 on the CPU)
+//   --launcher auto|threads|mpi  mpi: one rank per process of an mpirun job (tp x pp processes;
+//                         a GPU each, by local rank); auto: mpi when run by mpirun with >1 process
 #pragma once
 
 #include <memory>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "cli/args.h"
+#include "dist/process_group.h"
 #include "model/llama/llama_model.h"
 #include "model/tensor_parallel.h"
 
@@ -22,10 +25,14 @@ struct ParallelArgs {
   std::vector<int> devices;    // cuda: the device of each rank (stage-major)
   bool tp_auto = false;
   int collective_timeout_seconds = 60;  // --collective-timeout: a hung collective fails after this
+  std::shared_ptr<ProcessGroup> processes;  // --launcher mpi: the job's processes (MPI stays up while held)
+
+  // Only one process of an mpirun job prints the output.
+  bool is_output_rank() const { return !processes || processes->rank() == 0; }
 };
 
 // The option names to add to a command's ArgSpec.
-inline const char* const kParallelOptions[] = {"--tp", "--pp", "--devices", "--collective-timeout"};
+inline const char* const kParallelOptions[] = {"--tp", "--pp", "--devices", "--collective-timeout", "--launcher"};
 
 Result<ParallelArgs> parse_parallel_args(const Args& args, const std::string& device, int n_threads);
 

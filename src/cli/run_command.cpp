@@ -26,7 +26,7 @@ namespace {
 const ArgSpec kRunSpec{
     .options_with_value = {"--prompt", "--prompt-tokens", "--max-tokens", "--temperature", "--top-p", "--top-k",
                            "--min-p", "--repetition-penalty", "--seed", "--device", "--threads", "--kv-block-size",
-                           "--tp", "--pp", "--devices", "--collective-timeout"},
+                           "--tp", "--pp", "--devices", "--collective-timeout", "--launcher"},
     .flags = {"--ignore-eos", "--json", "--help"},
 };
 
@@ -35,12 +35,20 @@ const char* kRunUsage =
     "                 [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R]\n"
     "                 [--seed S] [--ignore-eos] [--device cpu|cuda] [--threads N] [--json]\n"
     "                 [--tp N|auto] [--pp N] [--devices 0,1,...] [--collective-timeout SECONDS]\n"
+    "                 [--launcher auto|threads|mpi]\n"
+    "Under mpirun each process runs one rank (tp x pp processes); only rank 0 prints.\n"
     "MODEL: a Hugging Face or Meta checkpoint directory, a .gguf file, or ollama://NAME[:TAG].\n"
     "Without MODEL the built-in default model is used.\n";
 
 int fail(const Error& error) {
   std::fprintf(stderr, "llama run: %s\n", error.to_string().c_str());
   return 1;
+}
+
+// Under mpirun a process that gives up takes the job down (its peers would wait in MPI forever).
+int fail_rank(const ParallelArgs& parallel, const Error& error) {
+  if (parallel.processes) parallel.processes->abort(str("llama run: ", error.to_string()));
+  return fail(error);
 }
 
 // Peak resident set of this process so far (getrusage; Linux reports KiB).
@@ -122,14 +130,14 @@ int run_command(const std::vector<std::string>& argv) {
 
   auto load_start = std::chrono::steady_clock::now();
   Result<std::unique_ptr<LoadedModel>> loaded = load_model(model_path, LoadOptions{});
-  if (!loaded) return fail(loaded.error());
+  if (!loaded) return fail_rank(*parallel, loaded.error());
   const LlamaConfig& config = (*loaded)->config;
   // The checkpoint's own tokenizer: needed for --prompt, used for the text of the output.
   Result<std::unique_ptr<Tokenizer>> tokenizer = load_tokenizer((*loaded)->files_path);
   if (prompt_text) {
-    if (!tokenizer) return fail(tokenizer.error());
+    if (!tokenizer) return fail_rank(*parallel, tokenizer.error());
     Result<std::vector<int32_t>> encoded = (*tokenizer)->encode(*prompt_text, EncodeOptions{.add_bos = true});
-    if (!encoded) return fail(encoded.error());
+    if (!encoded) return fail_rank(*parallel, encoded.error());
     prompt = std::move(*encoded);
   }
   if (tokenizer && config.eos_token_ids.empty() && !options.ignore_eos) {
@@ -140,7 +148,7 @@ int run_command(const std::vector<std::string>& argv) {
   }
   int64_t total = static_cast<int64_t>(prompt.size()) + options.max_tokens;
   if (total > config.max_position) {
-    return fail(make_error(ErrorCode::kInvalidArgument,
+    return fail_rank(*parallel, make_error(ErrorCode::kInvalidArgument,
                            str("prompt (", prompt.size(), " tokens) + --max-tokens ", options.max_tokens,
                                " exceeds the model's context length ", config.max_position)));
   }
@@ -149,10 +157,11 @@ int run_command(const std::vector<std::string>& argv) {
   std::unique_ptr<Backend> backend;  // the single-device case's; parallel ranks own theirs
   Result<std::unique_ptr<ModelRunner>> model = create_model_runner(
       **loaded, *parallel, KvCacheOptions{.n_blocks = kv.pool().n_blocks(), .block_size = kv.block_size()}, backend);
-  if (!model) return fail(model.error());
+  if (!model) return fail_rank(*parallel, model.error());
   double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
 
   bool json = args.flag("--json");
+  const bool output = parallel->is_output_rank();  // under mpirun, rank 0 only
   // Text streams out as it completes (never half a UTF-8 character); without a tokenizer the ids do.
   std::optional<StreamingDetokenizer> detokenizer;
   if (tokenizer) detokenizer.emplace(**tokenizer, DecodeOptions{.skip_special = true});
@@ -164,7 +173,7 @@ int run_command(const std::vector<std::string>& argv) {
       piece = decoded ? *decoded : "";
       text += piece;
     }
-    if (!json) {
+    if (!json && output) {
       if (detokenizer) {
         std::fwrite(piece.data(), 1, piece.size(), stdout);
       } else {
@@ -176,15 +185,16 @@ int run_command(const std::vector<std::string>& argv) {
   if (detokenizer) {
     std::string rest = detokenizer->finish();
     text += rest;
-    if (!json) std::fwrite(rest.data(), 1, rest.size(), stdout);
+    if (!json && output) std::fwrite(rest.data(), 1, rest.size(), stdout);
   }
   if (!result) {
-    if (!json) std::printf("\n");
-    return fail(result.error());
+    if (!json && output) std::printf("\n");
+    return fail_rank(*parallel, result.error());
   }
   double prefill_tps = result->prefill_seconds > 0 ? static_cast<double>(prompt.size()) / result->prefill_seconds : 0;
   size_t decoded = result->tokens.empty() ? 0 : result->tokens.size() - 1;  // the first comes from prefill
   double decode_tps = result->decode_seconds > 0 ? static_cast<double>(decoded) / result->decode_seconds : 0;
+  if (!output) return 0;
   if (json) {
     Json out = {
         {"model", model_path},

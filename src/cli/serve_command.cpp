@@ -1,4 +1,5 @@
-// llama serve [MODEL] [--host H] [--port 8321] [--api-key K] [--cors-origin O] [--model-id NAME]
+// llama serve [MODEL | --synthetic NAME [--dtype bf16]] [--host H] [--port 8321] [--api-key K]
+//             [--cors-origin O] [--model-id NAME]
 //             [--max-num-seqs N] [--max-queue N] [--kv-tokens N] [--kv-block-size N] [--step-tokens N]
 //             [--device cpu|cuda] [--threads N] [--tp N] [--pp N] [--devices 0,1] [--io-threads N]
 //             [--max-body-bytes N] [--header-timeout S] [--shutdown-timeout S] [--quiet]
@@ -9,8 +10,10 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/engine_setup.h"
 #include "cli/parallel_args.h"
 #include "model/loader.h"
+#include "model/synthetic.h"
 #include "server/server.h"
 #include "stack/inline_provider.h"
 #include "tokenizer/tokenizer.h"
@@ -24,12 +27,13 @@ const ArgSpec kServeSpec{
     .options_with_value = {"--host", "--port", "--api-key", "--cors-origin", "--model-id", "--max-num-seqs",
                            "--max-queue", "--kv-tokens", "--kv-block-size", "--step-tokens", "--device", "--threads",
                            "--tp", "--pp", "--devices", "--collective-timeout", "--io-threads", "--max-body-bytes",
-                           "--header-timeout", "--shutdown-timeout"},
+                           "--header-timeout", "--shutdown-timeout", "--synthetic", "--dtype"},
     .flags = {"--help", "--quiet", "--no-prefix-caching"},
 };
 
 const char* kServeUsage =
-    "usage: llama serve [MODEL] [--host 127.0.0.1] [--port 8321] [--api-key KEY] [--cors-origin ORIGIN]\n"
+    "usage: llama serve [MODEL | --synthetic NAME [--dtype bf16|f16|f32]] [--host 127.0.0.1] [--port 8321]\n"
+    "                   [--api-key KEY] [--cors-origin ORIGIN]\n"
     "                   [--model-id NAME] [--max-num-seqs 64] [--max-queue 1024] [--kv-tokens N]\n"
     "                   [--kv-block-size 16] [--step-tokens 512] [--no-prefix-caching]\n"
     "                   [--device cpu|cuda] [--threads N] [--tp N|auto] [--pp N] [--devices 0,1,...]\n"
@@ -37,8 +41,10 @@ const char* kServeUsage =
     "                   [--shutdown-timeout 30] [--quiet]\n"
     "Serves the OpenAI (/v1/chat/completions, /v1/completions, /v1/models), Llama Stack (/v1/...,\n"
     "/v1/inference/...) and Ollama (/api/...) APIs on one port. Without MODEL the built-in default\n"
-    "model is served. The API key may also come from $LLAMA_API_KEY. SIGTERM/SIGINT drain requests\n"
-    "in flight for --shutdown-timeout seconds, then cancel them.\n";
+    "model is served. --synthetic serves random weights of a known shape (llama3.1-8b, ...; see\n"
+    "`llama bench --synthetic`) with no tokenizer: token-id prompts only, for load tests. The API\n"
+    "key may also come from $LLAMA_API_KEY. SIGTERM/SIGINT drain requests in flight for\n"
+    "--shutdown-timeout seconds, then cancel them.\n";
 
 int fail(const Error& error) {
   std::fprintf(stderr, "llama serve: %s\n", error.to_string().c_str());
@@ -64,6 +70,11 @@ int serve_command(const std::vector<std::string>& argv) {
     std::fprintf(stderr, "llama serve: one MODEL expected, got %zu\n%s", args.positional().size(), kServeUsage);
     return 2;
   }
+  std::optional<std::string> synthetic = args.value("--synthetic");
+  if (synthetic && !args.positional().empty()) {
+    std::fprintf(stderr, "llama serve: MODEL and --synthetic both given; pick one\n%s", kServeUsage);
+    return 2;
+  }
   std::string model_path = args.positional().empty() ? default_model_path() : args.positional()[0];
   Result<int64_t> port = args.integer("--port", 8321, 0, 65535);
   Result<int64_t> max_seqs = args.integer("--max-num-seqs", 64, 1, 65536);
@@ -86,40 +97,37 @@ int serve_command(const std::vector<std::string>& argv) {
       parse_parallel_args(args, args.value("--device").value_or("cpu"), static_cast<int>(*threads));
   if (!parallel) return fail(parallel.error());
 
-  Result<std::unique_ptr<LoadedModel>> loaded = load_model(model_path, LoadOptions{});
-  if (!loaded) return fail(loaded.error());
-  const LlamaConfig& config = (*loaded)->config;
-  std::unique_ptr<Tokenizer> tokenizer;
-  if (Result<std::unique_ptr<Tokenizer>> t = load_tokenizer((*loaded)->path)) {
-    tokenizer = std::move(*t);
+  std::string model_id = args.value("--model-id").value_or("");
+  EngineSetupOptions engine_options{.max_num_seqs = *max_seqs, .kv_tokens = *kv_tokens, .kv_block_size = *block_size};
+  Result<stack::InlineEngineParts> parts = make_error(ErrorCode::kInvalidArgument, "no model");
+  if (synthetic) {
+    Result<LlamaConfig> synthetic_shape = synthetic_config(*synthetic);
+    if (!synthetic_shape) return fail(synthetic_shape.error());
+    std::optional<DType> dtype = dtype_from_name(args.value("--dtype").value_or("bf16"));
+    if (!dtype) return fail(make_error(ErrorCode::kInvalidArgument, "--dtype: expected bf16, f16 or f32"));
+    Result<std::unique_ptr<LoadedModel>> loaded = make_synthetic_model(*synthetic_shape, SyntheticOptions{.dtype = *dtype});
+    if (!loaded) return fail(loaded.error());
+    if (model_id.empty()) model_id = "synthetic-" + *synthetic;
+    log_info("synthetic model ", *synthetic, ": no tokenizer, only token-id prompts will work");
+    parts = open_inline_engine(std::move(*loaded), nullptr, *parallel, engine_options);
   } else {
-    log_warning("no tokenizer for ", model_path, " (", t.error().message, "): only token-id prompts will work");
+    if (args.value("--dtype")) return fail(make_error(ErrorCode::kInvalidArgument, "--dtype needs --synthetic"));
+    parts = open_inline_engine(model_path, *parallel, engine_options);
   }
-  int64_t tokens = *kv_tokens > 0 ? *kv_tokens
-                                   : std::max<int64_t>(config.max_position,
-                                                       *max_seqs * std::min<int64_t>(config.max_position, 2048));
-  auto kv = std::make_unique<KvManager>(static_cast<int32_t>((tokens + *block_size - 1) / *block_size),
-                                        static_cast<int32_t>(*block_size));
-  std::unique_ptr<Backend> backend;
-  Result<std::unique_ptr<ModelRunner>> runner = create_model_runner(
-      **loaded, *parallel, KvCacheOptions{.n_blocks = kv->pool().n_blocks(), .block_size = kv->block_size()}, backend);
-  if (!runner) return fail(runner.error());
+  if (!parts) return fail(parts.error());
 
   stack::Stack stack("0.1.0");
+  const int64_t kv_capacity = static_cast<int64_t>(parts->kv->pool().n_blocks()) * parts->kv->block_size();
   auto provider = std::make_unique<stack::InlineProvider>(
-      stack::InlineEngineParts{.model = std::move(*loaded),
-                               .backend = std::move(backend),
-                               .runner = std::move(*runner),
-                               .kv = std::move(kv),
-                               .tokenizer = std::move(tokenizer)},
-      stack::InlineProviderOptions{.model_id = args.value("--model-id").value_or(""),
+      std::move(*parts),
+      stack::InlineProviderOptions{.model_id = model_id,
                                    .scheduler = SchedulerOptions{.max_num_seqs = static_cast<int32_t>(*max_seqs),
                                                                  .max_step_tokens = static_cast<int32_t>(*step_tokens),
                                                                  .max_waiting = static_cast<int32_t>(*max_queue),
                                                                  .prefix_caching = !args.flag("--no-prefix-caching")}},
       stack.metrics());
   stack::InlineProvider* inline_provider = provider.get();
-  std::string model_id = provider->models()[0].id;
+  model_id = provider->models()[0].id;
   stack.add_provider(std::move(provider));
 
   server::ServerOptions options;
@@ -137,7 +145,7 @@ int serve_command(const std::vector<std::string>& argv) {
   server::Server server(stack, options);
   if (Status started = server.start(); !started) return fail(started.error());
   std::printf("llama serve: %s on http://%s:%u (KV %lld tokens in blocks of %lld, up to %lld sequences)\n",
-              model_id.c_str(), options.http.host.c_str(), server.port(), static_cast<long long>(tokens),
+              model_id.c_str(), options.http.host.c_str(), server.port(), static_cast<long long>(kv_capacity),
               static_cast<long long>(*block_size), static_cast<long long>(*max_seqs));
   std::fflush(stdout);
 

@@ -4,6 +4,7 @@
 #include <nccl.h>
 
 #include <atomic>
+#include <cstring>
 #include <thread>
 
 #include "util/str.h"
@@ -171,6 +172,43 @@ Result<int> nccl_visible_devices() {
   if (counted == cudaErrorNoDevice) return 0;
   if (counted != cudaSuccess) return cuda_error("cudaGetDeviceCount", counted);
   return n_devices;
+}
+
+Result<std::vector<std::byte>> nccl_unique_id() {
+  ncclUniqueId id;
+  ncclResult_t made = ncclGetUniqueId(&id);
+  if (made != ncclSuccess) return nccl_error("ncclGetUniqueId", made);
+  std::vector<std::byte> bytes(sizeof(id));
+  std::memcpy(bytes.data(), &id, sizeof(id));
+  return bytes;
+}
+
+Result<std::unique_ptr<Communicator>> create_nccl_communicator_rank(Backend& backend, const NcclRankOptions& options) {
+  if (options.unique_id.size() != sizeof(ncclUniqueId)) {
+    return make_error(ErrorCode::kInvalidArgument, str("nccl: the unique id has ", options.unique_id.size(),
+                                                       " bytes, expected ", sizeof(ncclUniqueId)));
+  }
+  int n_devices = 0;
+  cudaError_t counted = cudaGetDeviceCount(&n_devices);
+  if (counted != cudaSuccess) return cuda_error("cudaGetDeviceCount", counted);
+  if (options.device < 0 || options.device >= n_devices) {
+    return make_error(ErrorCode::kInvalidArgument, str("nccl: rank ", options.rank, " wants CUDA device ",
+                                                       options.device, ", but ", n_devices, " device(s) are visible"));
+  }
+  cudaError_t set = cudaSetDevice(options.device);
+  if (set != cudaSuccess) return cuda_error(str("cudaSetDevice(", options.device, ")"), set);
+  ncclUniqueId id;
+  std::memcpy(&id, options.unique_id.data(), sizeof(id));
+  ncclComm_t comm = nullptr;
+  ncclResult_t init = ncclCommInitRank(&comm, options.world, id, options.rank);
+  if (init != ncclSuccess) return nccl_error(str("ncclCommInitRank (rank ", options.rank, " of ", options.world, ")"), init);
+  // The group state is this process's alone: peers in other processes learn of a failure from
+  // the launcher (the executor aborts the whole job).
+  auto comm_rank = std::make_unique<NcclCommunicator>(comm, options.rank, options.world, options.device, backend,
+                                                      std::make_shared<GroupState>(), options.timeout);
+  Status stream = comm_rank->init_stream();
+  if (!stream) return stream.error();
+  return std::unique_ptr<Communicator>(std::move(comm_rank));
 }
 
 Result<std::vector<std::unique_ptr<Communicator>>> create_nccl_communicators(std::span<Backend* const> backends,

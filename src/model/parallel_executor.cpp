@@ -9,17 +9,33 @@ namespace llm {
 
 Result<std::unique_ptr<ParallelExecutor>> ParallelExecutor::create(const LoadedModel& model,
                                                                    const ParallelExecutorOptions& options) {
+  Result<std::unique_ptr<ParallelExecutor>> made = create_ranks(model, options);
+  // A process that gives up leaves its peers in a blocking MPI call: take the job down.
+  if (!made && options.processes) options.processes->abort(made.error().message);
+  return made;
+}
+
+Result<std::unique_ptr<ParallelExecutor>> ParallelExecutor::create_ranks(const LoadedModel& model,
+                                                                         const ParallelExecutorOptions& options) {
   const ParallelLayout& layout = options.layout;
   Status valid = validate_parallel_layout(model.config, model.sources, layout);
   if (!valid) return valid.error();
   const int world = layout.tensor_parallel * layout.pipeline_parallel;
-  if (options.communicator == CommunicatorKind::kNccl && static_cast<int>(options.devices.size()) != world) {
+  if (options.communicator == CommunicatorKind::kNccl && !options.processes &&
+      static_cast<int>(options.devices.size()) != world) {
     return make_error(ErrorCode::kInvalidArgument, str("nccl: ", world, " ranks (tp ", layout.tensor_parallel,
                                                        " x pp ", layout.pipeline_parallel, ") but ",
                                                        options.devices.size(), " devices"));
   }
+  if (options.processes && options.processes->size() != world) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      str("mpi: ", options.processes->size(), " processes but tp ", layout.tensor_parallel, " x pp ",
+                          layout.pipeline_parallel, " = ", world, " ranks (one rank per process)"));
+  }
   std::unique_ptr<ParallelExecutor> self(new ParallelExecutor(model.config, layout));
+  self->processes_ = options.processes;
   for (int i = 0; i < world; ++i) {
+    if (options.processes && i != options.processes->rank()) continue;  // another process's rank
     auto rank = std::make_unique<Rank>();
     rank->stage = i / layout.tensor_parallel;
     rank->tp_rank = i % layout.tensor_parallel;
@@ -29,28 +45,14 @@ Result<std::unique_ptr<ParallelExecutor>> ParallelExecutor::create(const LoadedM
   // Backends are made on their ranks' threads (a device belongs to the thread that drives it).
   Status status = self->run_on_ranks(-1, [&](Rank& rank) -> Status {
     Result<std::unique_ptr<Backend>> backend =
-        options.make_backend(rank.stage * layout.tensor_parallel + rank.tp_rank);
+        options.make_backend(rank.stage * layout.tensor_parallel + rank.tp_rank);  // the global rank
     if (!backend) return backend.error();
     rank.backend = std::move(*backend);
     return {};
   });
   if (!status) return status.error();
-  for (int stage = 0; stage < layout.pipeline_parallel; ++stage) {
-    std::vector<Backend*> backends;
-    std::vector<int> devices;
-    for (int r = 0; r < layout.tensor_parallel; ++r) {
-      int global = stage * layout.tensor_parallel + r;
-      backends.push_back(self->ranks_[static_cast<size_t>(global)]->backend.get());
-      if (!options.devices.empty()) devices.push_back(options.devices[static_cast<size_t>(global)]);
-    }
-    Result<std::vector<std::unique_ptr<Communicator>>> group = create_communicator_group(
-        backends, CommunicatorGroupOptions{.kind = options.communicator, .devices = devices,
-                                           .timeout = options.collective_timeout});
-    if (!group) return group.error();
-    for (int r = 0; r < layout.tensor_parallel; ++r) {
-      self->ranks_[static_cast<size_t>(stage * layout.tensor_parallel + r)]->comm = std::move((*group)[static_cast<size_t>(r)]);
-    }
-  }
+  status = self->processes_ ? self->create_process_stage_group(options) : self->create_stage_groups(options);
+  if (!status) return status.error();
   // Each rank builds its own shard from the checkpoint, in parallel.
   status = self->run_on_ranks(-1, [&](Rank& rank) -> Status {
     Result<std::unique_ptr<LlamaModel>> shard = LlamaModel::create_rank(
@@ -65,6 +67,46 @@ Result<std::unique_ptr<ParallelExecutor>> ParallelExecutor::create(const LoadedM
   log_info("parallel executor: tp ", layout.tensor_parallel, " x pp ", layout.pipeline_parallel, " on ",
            self->ranks_[0]->backend->name(), ", communicator ", self->communicator_name());
   return self;
+}
+
+Status ParallelExecutor::create_stage_groups(const ParallelExecutorOptions& options) {
+  const ParallelLayout& layout = options.layout;
+  for (int stage = 0; stage < layout.pipeline_parallel; ++stage) {
+    std::vector<Backend*> backends;
+    std::vector<int> devices;
+    for (int r = 0; r < layout.tensor_parallel; ++r) {
+      int global = stage * layout.tensor_parallel + r;
+      backends.push_back(ranks_[static_cast<size_t>(global)]->backend.get());
+      if (!options.devices.empty()) devices.push_back(options.devices[static_cast<size_t>(global)]);
+    }
+    Result<std::vector<std::unique_ptr<Communicator>>> group = create_communicator_group(
+        backends, CommunicatorGroupOptions{.kind = options.communicator, .devices = devices,
+                                           .timeout = options.collective_timeout});
+    if (!group) return group.error();
+    for (int r = 0; r < layout.tensor_parallel; ++r) {
+      ranks_[static_cast<size_t>(stage * layout.tensor_parallel + r)]->comm = std::move((*group)[static_cast<size_t>(r)]);
+    }
+  }
+  return {};
+}
+
+// Collective over every process: each joins its stage's group, then the stage's communicator.
+Status ParallelExecutor::create_process_stage_group(const ParallelExecutorOptions& options) {
+  Rank& rank = *ranks_[0];
+  Result<std::unique_ptr<ProcessGroup>> stage = processes_->split(/*color=*/rank.stage, /*key=*/rank.tp_rank);
+  if (!stage) return stage.error();
+  stage_processes_ = std::move(*stage);
+  // Made on the rank's thread: NCCL binds the communicator to the thread's device.
+  return run_on_ranks(-1, [&](Rank& member) -> Status {
+    Result<std::unique_ptr<Communicator>> comm = create_process_communicator(
+        *stage_processes_, *member.backend,
+        ProcessCommunicatorOptions{.kind = options.communicator,
+                                   .device = options.devices.empty() ? 0 : options.devices[0],
+                                   .timeout = options.collective_timeout});
+    if (!comm) return comm.error();
+    member.comm = std::move(*comm);
+    return {};
+  });
 }
 
 ParallelExecutor::~ParallelExecutor() {
@@ -121,8 +163,18 @@ Status ParallelExecutor::forward(const ForwardBatch& batch, std::vector<float>& 
     Status status = run_on_ranks(stage, [&](Rank& rank) {
       return rank.model->forward_stage(batch, hidden, outputs[static_cast<size_t>(rank.tp_rank)]);
     });
-    if (!status) return status;
-    hidden = std::move(outputs[0]);  // every rank of the stage holds the same
+    if (!processes_) {
+      if (!status) return status;
+      hidden = std::move(outputs[0]);  // every rank of the stage holds the same
+      continue;
+    }
+    // Between processes: the stage's tp rank 0 hands its output to every process.
+    if (!status) processes_->abort(status.error().message);
+    const Rank& mine = *ranks_[0];
+    if (mine.stage == stage) hidden = std::move(outputs[static_cast<size_t>(mine.tp_rank)]);
+    if (layout_.pipeline_parallel == 1) continue;  // every process ran the one stage
+    status = processes_->broadcast_floats(hidden, /*root=*/stage * tp);
+    if (!status) processes_->abort(str("stage ", stage, " hand-off: ", status.error().message));
   }
   logits = std::move(hidden);
   return {};

@@ -5,6 +5,11 @@
 // stage's residual stream goes to the next stage through the host. Rank 0 of the last stage
 // returns the logits (every rank of that stage holds the same).
 //
+// Under mpirun (options.processes), each process hosts one global rank (its MPI rank): the
+// stage's communicator spans the stage's processes (MPI host-staged, or NCCL bootstrapped by
+// MPI), and after each stage its tp rank 0 broadcasts the stage's output to every process, so
+// every process holds the logits and runs the same engine loop. Any failure aborts the job.
+//
 // When any rank fails (a collective timed out, NCCL reported an error, a peer vanished), the
 // executor aborts that stage's group so no rank waits for its timeout, and every later step
 // fails with the first error: the engine stops and the CLI exits non-zero.
@@ -29,7 +34,8 @@ struct ParallelExecutorOptions {
   // Makes global rank i's backend; called on that rank's worker thread.
   std::function<Result<std::unique_ptr<Backend>>(int rank)> make_backend;
   CommunicatorKind communicator = CommunicatorKind::kThreads;
-  std::vector<int> devices;                   // kNccl: the device of each global rank
+  std::vector<int> devices;                   // kNccl: the device of each global rank (processes: of this one)
+  std::shared_ptr<ProcessGroup> processes;    // set under mpirun: one rank per process, tp * pp processes
   std::chrono::milliseconds collective_timeout{60'000};
 };
 
@@ -57,13 +63,19 @@ class ParallelExecutor final : public ModelRunner {
   };
   explicit ParallelExecutor(const LlamaConfig& config, const ParallelLayout& layout)
       : config_(config), layout_(layout) {}
+  static Result<std::unique_ptr<ParallelExecutor>> create_ranks(const LoadedModel& model,
+                                                                const ParallelExecutorOptions& options);
+  Status create_stage_groups(const ParallelExecutorOptions& options);
+  Status create_process_stage_group(const ParallelExecutorOptions& options);
   // Runs task(rank) on every rank of `stage` (all stages when stage < 0) and waits for all. On
   // the first failure the stage's group is aborted so the others return promptly.
   Status run_on_ranks(int stage, const std::function<Status(Rank&)>& task);
 
   LlamaConfig config_;
   ParallelLayout layout_;
-  std::vector<std::unique_ptr<Rank>> ranks_;  // [pp * tp], stage-major
+  std::shared_ptr<ProcessGroup> processes_;      // null: every rank in this process
+  std::unique_ptr<ProcessGroup> stage_processes_;  // processes: this rank's stage
+  std::vector<std::unique_ptr<Rank>> ranks_;  // [pp * tp], stage-major; processes: this process's one
   std::mutex failure_mutex_;
   std::optional<Error> failure_;  // the first error: the executor is dead after it
 };

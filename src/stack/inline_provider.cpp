@@ -126,7 +126,8 @@ class InlineProvider::Observer final : public RequestObserver {
       if (piece) route_text(*piece, delta);
     }
     if (matcher_.matched()) request_stop();
-    if (!delta.text.empty() || !delta.logprobs.empty()) s_.sink->on_delta(delta);
+    // Without a tokenizer there is never text: each token still goes out as its own delta.
+    if (!delta.text.empty() || !delta.logprobs.empty() || !detokenizer_) s_.sink->on_delta(delta);
   }
 
   void on_finish(FinishReason reason, const RequestStats& stats) override {

@@ -31,6 +31,8 @@ class ScriptedProvider final : public stack::Provider {
   int tokens = 5;
   std::chrono::milliseconds delay{1};
   std::atomic<bool> full{false};
+  std::atomic<bool> tokens_only{false};  // deltas carry token ids and no text (a model without a tokenizer)
+  std::atomic<bool> last_ignore_eos{false};
   std::mutex mutex;
   std::set<uint64_t> cancelled;
 
@@ -45,6 +47,7 @@ class ScriptedProvider final : public stack::Provider {
   Result<uint64_t> generate(const stack::GenerateRequest& request, std::shared_ptr<stack::GenerationSink> sink) override {
     if (full) return make_error(ErrorCode::kUnavailable, "too many requests waiting");
     if (request.max_tokens && *request.max_tokens > 60) return make_error(ErrorCode::kInvalidArgument, "exceeds the model's context length");
+    last_ignore_eos = request.ignore_eos;
     uint64_t id = next_++;
     int n = std::min(tokens, request.max_tokens.value_or(tokens));
     threads_.emplace_back([this, id, n, sink] {
@@ -56,7 +59,11 @@ class ScriptedProvider final : public stack::Provider {
           sink->on_done(result);
           return;
         }
-        sink->on_delta(stack::GenerationDelta{.text = "t" + std::to_string(i) + " "});
+        if (tokens_only) {
+          sink->on_delta(stack::GenerationDelta{.tokens = {100 + i}});
+        } else {
+          sink->on_delta(stack::GenerationDelta{.text = "t" + std::to_string(i) + " "});
+        }
         ++result.usage.completion_tokens;
       }
       result.finish = stack::GenerationFinish::kLength;
@@ -176,6 +183,30 @@ TEST_F(ServerTest, ChatCompletionWholeAndStreamed) {
   EXPECT_NE(streamed.body.find(R"("delta":{"content":"t0 "})"), std::string::npos) << streamed.body;
   EXPECT_NE(streamed.body.find(R"("usage":{)"), std::string::npos);
   EXPECT_TRUE(streamed.body.ends_with("data: [DONE]\n\n"));
+}
+
+TEST_F(ServerTest, TokenOnlyDeltasStreamOneCompletionEventPerTokenAndIgnoreEosIsPassedOn) {
+  start();
+  provider->tokens_only = true;
+  Reply r = request("POST", "/v1/completions",
+                    R"({"model": "scripted", "prompt": [1, 2, 3], "max_tokens": 4, "ignore_eos": true, "stream": true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(provider->last_ignore_eos);
+  size_t token_events = 0, length_events = 0, pos = 0, end;
+  while ((pos = r.body.find("data: {", pos)) != std::string::npos && (end = r.body.find("\n\n", pos)) != std::string::npos) {
+    Json event = Json::parse(r.body.substr(pos + 6, end - pos - 6));
+    pos = end;
+    for (const Json& choice : event["choices"]) {
+      if (choice["finish_reason"].is_null() && choice["text"] == "") ++token_events;
+      if (choice["finish_reason"] == "length") ++length_events;
+    }
+  }
+  EXPECT_EQ(token_events, 4u) << r.body;
+  EXPECT_EQ(length_events, 1u) << r.body;
+
+  Reply plain = request("POST", "/v1/completions", R"({"model": "scripted", "prompt": [1, 2, 3], "max_tokens": 2})");
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  EXPECT_FALSE(provider->last_ignore_eos);
 }
 
 TEST_F(ServerTest, OllamaStreamsNdjson) {

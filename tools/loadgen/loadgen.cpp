@@ -1,17 +1,21 @@
-// A bounded load generator for `llama serve`, loopback only. It runs N concurrent streaming
-// completions (greedy, token-id prompts), makes a share of them disconnect mid-stream, and checks:
-// every request that was not abandoned returns exactly the text the same prompt gives alone, the
-// server answers throughout, and afterwards every KV block is free again (GET /metrics).
+// A bounded load generator for `llama serve`, loopback only. Two modes:
 //
-// usage: llama-loadgen --port P [--host 127.0.0.1] [--model ID] [--requests 256] [--concurrency 256]
-//                      [--max-tokens 24] [--disconnect-share 0.25] [--prompts 8] [--api-key K]
-// Exit status 0 when every check passed.
+// Check (default): N concurrent streaming completions (greedy, token-id prompts), a share of them
+// disconnecting mid-stream; every request that was not abandoned must return exactly the text the
+// same prompt gives alone, the server must answer throughout, and afterwards every KV block must
+// be free again (GET /metrics).
+//
+// Bench (--bench): a ShareGPT-like serving benchmark (serving_bench.h): output tok/s, TTFT and
+// inter-token percentiles, request throughput, failures; JSON with --json PATH|-.
+//
+// usage: llama-loadgen --port P [--host 127.0.0.1] [--model ID] [--api-key K]
+//          check: [--requests 256] [--concurrency 256] [--max-tokens 24] [--disconnect-share 0.25] [--prompts 8]
+//          bench: --bench [--requests 1000] [--concurrency 64] [--seed 0] [--input-median 150]
+//                 [--input-sigma 0.8] [--input-max 1024] [--output-median 130] [--output-sigma 0.8]
+//                 [--output-max 512] [--vocab-size N] [--warmup 2] [--json PATH|-]
+// Exit status 0 when every check passed (bench: no request failed).
 #include <atomic>
 #include <functional>
-#include <utility>
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -21,80 +25,26 @@
 #include <thread>
 #include <vector>
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = net::ip::tcp;
+#include "client.h"
+#include "serving_bench.h"
+
 using Json = nlohmann::json;
+using loadgen::Reply;
 
 struct Options {
-  std::string host = "127.0.0.1";
-  std::string port;
+  loadgen::Target target;
   std::string model;
-  std::string api_key;
-  int requests = 256;
-  int concurrency = 256;
+  int requests = -1;     // -1: the mode's default
+  int concurrency = -1;
   int max_tokens = 24;
   int prompts = 8;
   double disconnect_share = 0.25;
+  bool bench = false;
 };
 
-struct Reply {
-  int status = 0;
-  std::string body;
-};
-
-// One request on its own connection. `on_chunk` may return false to hang up mid-response.
-Reply send(const Options& o, const std::string& method, const std::string& target, const std::string& body,
+Reply send(const Options& o, const std::string& method, const std::string& path, const std::string& body,
            const std::function<bool(const std::string&)>& on_chunk = nullptr) {
-  Reply reply;
-  try {
-    net::io_context ioc;
-    tcp::resolver resolver(ioc);
-    beast::tcp_stream stream(ioc);
-    stream.expires_after(std::chrono::seconds(300));
-    stream.connect(resolver.resolve(o.host, o.port));
-    http::request<http::string_body> req{method == "GET" ? http::verb::get : http::verb::post, target, 11};
-    req.set(http::field::host, o.host);
-    req.set(http::field::content_type, "application/json");
-    if (!o.api_key.empty()) req.set(http::field::authorization, "Bearer " + o.api_key);
-    req.body() = body;
-    req.prepare_payload();
-    http::write(stream, req);
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64 << 20);
-    http::read_header(stream, buffer, parser);
-    reply.status = static_cast<int>(parser.get().result_int());
-    if (on_chunk) {
-      // Read body pieces as they come; hand each new piece to on_chunk.
-      std::string seen;
-      while (!parser.is_done()) {
-        beast::error_code ec;
-        http::read_some(stream, buffer, parser, ec);
-        if (ec) break;
-        const std::string& b = parser.get().body();
-        if (b.size() > seen.size()) {
-          std::string piece = b.substr(seen.size());
-          seen = b;
-          if (!on_chunk(piece)) {
-            stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-            stream.close();
-            reply.status = -1;  // we hung up
-            return reply;
-          }
-        }
-      }
-      reply.body = parser.get().body();
-    } else {
-      http::read(stream, buffer, parser);
-      reply.body = parser.get().body();
-    }
-  } catch (const std::exception& e) {
-    reply.status = 0;
-    reply.body = e.what();
-  }
-  return reply;
+  return loadgen::send(o.target, method, path, body, on_chunk);
 }
 
 // The concatenated text of an SSE completions stream.
@@ -131,6 +81,7 @@ double metric(const std::string& text, const std::string& name) {
 
 int main(int argc, char** argv) {
   Options o;
+  loadgen::BenchOptions bench;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -140,29 +91,54 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--host") o.host = next();
-    else if (a == "--port") o.port = next();
+    auto number = [&]() { return std::atof(next().c_str()); };
+    if (a == "--host") o.target.host = next();
+    else if (a == "--port") o.target.port = next();
     else if (a == "--model") o.model = next();
-    else if (a == "--api-key") o.api_key = next();
+    else if (a == "--api-key") o.target.api_key = next();
     else if (a == "--requests") o.requests = std::atoi(next().c_str());
     else if (a == "--concurrency") o.concurrency = std::atoi(next().c_str());
     else if (a == "--max-tokens") o.max_tokens = std::atoi(next().c_str());
     else if (a == "--prompts") o.prompts = std::atoi(next().c_str());
     else if (a == "--disconnect-share") o.disconnect_share = std::atof(next().c_str());
+    else if (a == "--bench") o.bench = true;
+    else if (a == "--seed") bench.workload.seed = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--input-median") bench.workload.input.median = number();
+    else if (a == "--input-sigma") bench.workload.input.sigma = number();
+    else if (a == "--input-max") bench.workload.input.max = std::atoi(next().c_str());
+    else if (a == "--output-median") bench.workload.output.median = number();
+    else if (a == "--output-sigma") bench.workload.output.sigma = number();
+    else if (a == "--output-max") bench.workload.output.max = std::atoi(next().c_str());
+    else if (a == "--vocab-size") bench.workload.vocab_size = std::atoi(next().c_str());
+    else if (a == "--warmup") bench.warmup_requests = std::atoi(next().c_str());
+    else if (a == "--json") bench.json_path = next();
     else {
       std::fprintf(stderr, "usage: llama-loadgen --port P [--model ID] [--requests N] [--concurrency N] "
-                           "[--max-tokens N] [--disconnect-share F] [--prompts N] [--api-key K]\n");
+                           "[--max-tokens N] [--disconnect-share F] [--prompts N] [--api-key K]\n"
+                           "       llama-loadgen --port P --bench [--requests 1000] [--concurrency 64] [--seed 0] "
+                           "[--input-median 150] [--input-sigma 0.8] [--input-max 1024] [--output-median 130] "
+                           "[--output-sigma 0.8] [--output-max 512] [--vocab-size N] [--warmup 2] [--json PATH|-]\n");
       return 2;
     }
   }
+  if (o.requests < 0) o.requests = o.bench ? 1000 : 256;
+  if (o.concurrency < 0) o.concurrency = o.bench ? 64 : 256;
   // Bounded and loopback only: this is a test tool, not a way to flood other machines.
-  if (o.host != "127.0.0.1" && o.host != "::1" && o.host != "localhost") {
-    std::fprintf(stderr, "loadgen: only loopback hosts are allowed, got %s\n", o.host.c_str());
+  if (!loadgen::is_loopback(o.target.host)) {
+    std::fprintf(stderr, "loadgen: only loopback hosts are allowed, got %s\n", o.target.host.c_str());
     return 2;
   }
-  if (o.port.empty() || o.requests < 1 || o.requests > 4096 || o.concurrency < 1 || o.concurrency > 1024 ||
+  if (o.target.port.empty() || o.requests < 1 || o.requests > 4096 || o.concurrency < 1 || o.concurrency > 1024 ||
       o.max_tokens < 1 || o.max_tokens > 4096 || o.prompts < 1 || o.prompts > 256) {
     std::fprintf(stderr, "loadgen: --port is required; requests <= 4096, concurrency <= 1024, max-tokens <= 4096\n");
+    return 2;
+  }
+  const loadgen::LengthDistribution& in = bench.workload.input;
+  const loadgen::LengthDistribution& out = bench.workload.output;
+  if (o.bench && (in.median < 1 || in.max < in.min || in.max > 32768 || out.median < 1 || out.max < out.min ||
+                  out.max > 4096 || in.sigma < 0 || out.sigma < 0 || bench.warmup_requests < 0 ||
+                  bench.workload.vocab_size < 0)) {
+    std::fprintf(stderr, "loadgen: bench lengths: medians >= 1, sigmas >= 0, input-max <= 32768, output-max <= 4096\n");
     return 2;
   }
   if (o.model.empty()) {
@@ -173,6 +149,13 @@ int main(int argc, char** argv) {
       return 1;
     }
     o.model = list["data"][0]["id"].get<std::string>();
+  }
+  if (o.bench) {
+    bench.target = o.target;
+    bench.model = o.model;
+    bench.concurrency = o.concurrency;
+    bench.workload.requests = o.requests;
+    return loadgen::run_serving_bench(bench);
   }
   auto body_for = [&](int prompt, bool stream) {
     std::vector<int> ids = {1, 17 + prompt, 42, 99 + prompt % 7, 7, 3 + prompt};

@@ -1,11 +1,12 @@
 // CudaBackend: memory (caching pool), copies, and each op routed to its kernel or to cuBLASLt.
 // One stream per backend; every op is enqueued on it, so nothing here waits for the device
-// except copy_to_host and synchronize.
+// except copy_to_host and synchronize. Recording is stream capture into a CUDA graph.
 #include "backend/cuda/cuda_backend.h"
 
 #include <cuda_runtime.h>
 
 #include <memory>
+#include <vector>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_pool.h"
@@ -21,6 +22,45 @@ using cuda::check_cuda;
 constexpr size_t kGemmWorkspaceBytes = 32u << 20;  // cuBLASLt's split-K / stream-K scratch
 
 bool is_half(DType dtype) { return dtype == DType::kF16 || dtype == DType::kBF16; }
+
+// A captured CUDA graph and the scratch blocks its kernels use, kept out of the pool for as long
+// as the graph may be replayed. The captured ops run one after another, so an op's scratch block
+// is handed to later ops of the same recording once that op has been captured, as the pool does
+// for eager ops.
+class CudaStepRecording final : public StepRecording {
+ public:
+  ~CudaStepRecording() override {
+    if (exec != nullptr) cudaGraphExecDestroy(exec);
+  }
+
+  // A block of at least `bytes` not in use by an op being captured, or nullptr.
+  Buffer* reuse(int64_t bytes) {
+    for (size_t i = 0; i < scratch.size(); ++i) {
+      if (!in_use[i] && scratch[i].bytes() >= bytes) return take(i);
+    }
+    return nullptr;
+  }
+  Buffer* add(Buffer block) {
+    scratch.push_back(std::move(block));
+    in_use.push_back(false);
+    return take(scratch.size() - 1);
+  }
+  // A non-owning handle on block i; destroying it frees the block for the next op.
+  Buffer lend(Buffer* block) {
+    const size_t i = static_cast<size_t>(block - scratch.data());
+    return Buffer(block->data(), block->bytes(), [this, i](void*) { in_use[i] = false; });
+  }
+
+  cudaGraphExec_t exec = nullptr;
+
+ private:
+  Buffer* take(size_t i) {
+    in_use[i] = true;
+    return &scratch[i];
+  }
+  std::vector<Buffer> scratch;
+  std::vector<bool> in_use;
+};
 
 class CudaBackend final : public Backend {
  public:
@@ -61,6 +101,34 @@ class CudaBackend final : public Backend {
   }
 
   void synchronize() override { check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
+
+  bool can_record() const override { return true; }
+
+  void begin_recording() override {
+    LLM_CHECK(recording_ == nullptr, "cuda: begin_recording while already recording");
+    recording_ = std::make_unique<CudaStepRecording>();
+    // Relaxed: the pool may cudaMalloc a scratch block while the stream is being captured.
+    check_cuda(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
+  }
+
+  Result<std::unique_ptr<StepRecording>> end_recording() override {
+    LLM_CHECK(recording_ != nullptr, "cuda: end_recording without begin_recording");
+    std::unique_ptr<CudaStepRecording> recording = std::move(recording_);
+    cudaGraph_t graph = nullptr;
+    cudaError_t status = cudaStreamEndCapture(stream_, &graph);
+    if (status == cudaSuccess) status = cudaGraphInstantiate(&recording->exec, graph, 0);
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    if (status != cudaSuccess) {
+      cudaGetLastError();  // not sticky: the stream runs ops again
+      return make_error(ErrorCode::kUnsupported, str("cuda graph capture: ", cudaGetErrorString(status)));
+    }
+    return std::unique_ptr<StepRecording>(std::move(recording));
+  }
+
+  void replay(StepRecording& recording) override {
+    LLM_CHECK(recording_ == nullptr, "cuda: replay while recording");
+    check_cuda(cudaGraphLaunch(static_cast<CudaStepRecording&>(recording).exec, stream_), "cudaGraphLaunch");
+  }
 
  protected:
   void do_embedding(TensorView table, TensorView ids, TensorView out, int64_t first_row) override {
@@ -103,11 +171,16 @@ class CudaBackend final : public Backend {
 
  private:
   // Scratch for one op: returned to the pool when the op has been enqueued, which is safe
-  // because the next user of the block is queued behind this op on the same stream.
+  // because the next user of the block is queued behind this op on the same stream. While
+  // recording, the blocks belong to the recording (see CudaStepRecording).
   Buffer scratch(int64_t bytes) {
+    if (recording_ != nullptr) {
+      if (Buffer* block = recording_->reuse(bytes)) return recording_->lend(block);
+    }
     Result<Buffer> buffer = pool_->allocate(bytes);
     LLM_CHECK(buffer.ok(), "cuda scratch of ", bytes, " bytes: ", buffer.error().message);
-    return std::move(*buffer);
+    if (recording_ == nullptr) return std::move(*buffer);
+    return recording_->lend(recording_->add(std::move(*buffer)));
   }
 
   CudaBackendOptions options_;
@@ -116,6 +189,7 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   void* gemm_workspace_ = nullptr;
   std::unique_ptr<cuda::LtGemm> gemm_;
+  std::unique_ptr<CudaStepRecording> recording_;  // between begin_recording and end_recording
 };
 
 void CudaBackend::do_linear(TensorView x, TensorView weight, TensorView out) {

@@ -1,5 +1,7 @@
 #include "model/llama/llama_model.h"
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 
@@ -82,22 +84,53 @@ Status LlamaModel::place_weights(ShardWeights host) {
     return {};
   };
   bool tied = weights_.output.data != nullptr && weights_.output.data == weights_.token_embedding.data;
+  // Stacked groups first; upload() then skips their views (already device pointers).
+  std::vector<const void*> placed;
+  for (LayerWeights& layer : weights_.layers) {
+    StackedLayer stacked;
+    Result<TensorView> qkv = upload_stacked({&layer.wq, &layer.wk, &layer.wv});
+    if (!qkv) return qkv.error();
+    stacked.qkv = *qkv;
+    Result<TensorView> gate_up = upload_stacked({&layer.w1, &layer.w3});
+    if (!gate_up) return gate_up.error();
+    stacked.gate_up = *gate_up;
+    if (stacked.qkv.data != nullptr) placed.insert(placed.end(), {layer.wq.data, layer.wk.data, layer.wv.data});
+    if (stacked.gate_up.data != nullptr) placed.insert(placed.end(), {layer.w1.data, layer.w3.data});
+    stacked_.push_back(stacked);
+  }
   Status status;
   for_each_weight(weights_, [&](WeightRole role, int64_t, TensorView& view) {
+    if (std::find(placed.begin(), placed.end(), view.data) != placed.end()) return;
     if (status && !(role == WeightRole::kOutput && tied)) status = upload(view);
   });
   if (tied) weights_.output = weights_.token_embedding;
   return status;  // the host copies (`host`) are freed here
 }
 
-TensorView LlamaModel::upload_ints(const std::vector<int32_t>& values, Shape shape, Buffer& holder) {
-  LLM_CHECK(static_cast<int64_t>(values.size()) == shape.numel(), values.size(), " ints for ", shape);
-  Result<Buffer> buffer = backend_.allocate(std::max<int64_t>(1, static_cast<int64_t>(values.size() * 4)));
-  LLM_CHECK(buffer.ok(), "index upload: ", buffer.error().message);
-  holder = std::move(*buffer);
-  TensorView view = holder.view(DType::kI32, shape);
-  if (!values.empty()) backend_.copy_from_host(view, values.data());
-  return view;
+Result<TensorView> LlamaModel::upload_stacked(std::initializer_list<TensorView*> parts) {
+  constexpr int64_t kAlignment = 256;  // every part's rows start where a GEMM/GEMV may vector-load
+  const TensorView& first = **parts.begin();
+  int64_t rows = 0, bytes = 0;
+  for (const TensorView* part : parts) {
+    if (part->data == nullptr || part->dtype != first.dtype || part->shape.rank() != 2 ||
+        part->shape[1] != first.shape[1] || bytes % kAlignment != 0) {
+      return TensorView{};
+    }
+    rows += part->shape[0];
+    bytes += part->bytes();
+  }
+  Result<Buffer> buffer = backend_.allocate(bytes);
+  if (!buffer) return buffer.error();
+  auto* cursor = static_cast<std::byte*>(buffer->data());
+  for (TensorView* part : parts) {
+    TensorView device{cursor, part->dtype, part->shape};
+    backend_.copy_from_host(device, part->data);
+    *part = device;
+    cursor += device.bytes();
+  }
+  TensorView all = buffer->view(first.dtype, Shape{rows, first.shape[1]});
+  weight_buffers_.push_back(std::move(*buffer));
+  return all;
 }
 
 Status LlamaModel::forward(const ForwardBatch& batch, std::vector<float>& logits) {
@@ -106,120 +139,160 @@ Status LlamaModel::forward(const ForwardBatch& batch, std::vector<float>& logits
   return forward_stage(batch, {}, logits);
 }
 
+namespace {
+
+// Decode steps of at most this many sequences are recorded (CUDA graphs); at most this many
+// recordings are kept (each owns its activations: ~46 MB at 64 rows of an 8B model).
+constexpr int64_t kMaxRecordedRows = 64;
+constexpr size_t kMaxStepRecordings = 8;
+
+// Block-table width a recording is made for: a power of two of at least 16 blocks, so a sequence
+// that grows re-records only when it doubles. Unused entries are block 0 and never read.
+int64_t recorded_table_width(int64_t max_blocks_per_seq) {
+  return std::max<int64_t>(16, static_cast<int64_t>(std::bit_ceil(static_cast<uint64_t>(max_blocks_per_seq))));
+}
+
+}  // namespace
+
+LlamaModel::StepShape LlamaModel::step_shape(int64_t n, int64_t n_seqs, int64_t table_width, int64_t n_out) const {
+  const LlamaConfig& c = config_;
+  StepShape shape{.n = n, .n_seqs = n_seqs, .table_width = table_width, .n_out = n_out};
+  const int64_t q_dim = shard_.q_heads.size() * c.head_dim, kv_dim = shard_.kv_heads.size() * c.head_dim;
+  const bool gather = comm_->world_size() > 1;
+  shape.floats = n * (2 * c.dim + q_dim + 2 * kv_dim + q_dim + 2 * shard_.ffn.size()) +
+                 n_out * (c.dim + shard_.vocab.size() + (gather ? c.vocab_size : 0)) + c.dim;
+  shape.ints = 3 * n + (n_seqs + 1) + n_seqs * table_width + n_out;
+  return shape;
+}
+
+LlamaModel::StepViews LlamaModel::carve_step(const StepShape& shape, void* base) const {
+  const LlamaConfig& c = config_;
+  const int64_t n = shape.n, n_out = shape.n_out;
+  const int64_t q_dim = shard_.q_heads.size() * c.head_dim, kv_dim = shard_.kv_heads.size() * c.head_dim;
+  std::byte* cursor = static_cast<std::byte*>(base);
+  auto take = [&](DType dtype, Shape dims) {
+    TensorView view{cursor, dtype, dims};
+    cursor += view.bytes();
+    return view;
+  };
+  StepViews v;
+  v.x = take(DType::kF32, {n, c.dim});      // residual stream, the same on every rank of the stage
+  v.h = take(DType::kF32, {n, c.dim});      // normed input of a sublayer / its partial output
+  v.q = take(DType::kF32, {n, q_dim});      // this rank's heads
+  v.k = take(DType::kF32, {n, kv_dim});     // this rank's kv heads
+  v.v = take(DType::kF32, {n, kv_dim});
+  v.attn = take(DType::kF32, {n, q_dim});
+  v.gate = take(DType::kF32, {n, shard_.ffn.size()});  // this rank's ffn slice
+  v.up = take(DType::kF32, {n, shard_.ffn.size()});
+  v.last = take(DType::kF32, {n_out, c.dim});
+  v.local_logits = take(DType::kF32, {n_out, shard_.vocab.size()});  // this rank's vocab slice
+  // Every rank's slice in rank order (flat), reordered into [n_out, vocab] on the host.
+  v.all_logits = comm_->world_size() > 1 ? take(DType::kF32, {n_out * c.vocab_size}) : v.local_logits;
+  cursor = static_cast<std::byte*>(base) + shape.floats * 4;
+  // The indices, in the order pack_indices writes them.
+  v.indices = TensorView{cursor, DType::kI32, Shape{shape.ints}};
+  v.tokens = take(DType::kI32, {n});
+  v.positions = take(DType::kI32, {n});
+  v.slots = take(DType::kI32, {n});
+  v.attention.query_start = take(DType::kI32, {shape.n_seqs + 1});
+  v.attention.positions = v.positions;
+  v.attention.block_tables = take(DType::kI32, {shape.n_seqs, shape.table_width});
+  v.attention.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim)));
+  v.logit_rows = take(DType::kI32, {n_out});
+  return v;
+}
+
+// tokens | positions | slots | query_start | block_tables (table_width columns) | logit_rows.
+std::vector<int32_t> LlamaModel::pack_indices(const ForwardBatch& batch, const StepShape& shape) const {
+  std::vector<int32_t> packed;
+  packed.reserve(static_cast<size_t>(shape.ints));
+  packed.insert(packed.end(), batch.tokens.begin(), batch.tokens.end());
+  packed.insert(packed.end(), batch.positions.begin(), batch.positions.end());
+  packed.insert(packed.end(), batch.slots.begin(), batch.slots.end());
+  packed.insert(packed.end(), batch.query_start.begin(), batch.query_start.end());
+  for (int64_t s = 0; s < shape.n_seqs; ++s) {
+    auto row = batch.block_tables.begin() + s * batch.max_blocks_per_seq;
+    packed.insert(packed.end(), row, row + batch.max_blocks_per_seq);
+    packed.insert(packed.end(), static_cast<size_t>(shape.table_width - batch.max_blocks_per_seq), 0);
+  }
+  // Only the last pipeline stage takes logit rows (n_out is 0 on the others).
+  packed.insert(packed.end(), batch.logit_rows.begin(), batch.logit_rows.begin() + shape.n_out);
+  LLM_CHECK(static_cast<int64_t>(packed.size()) == shape.ints, "packed ", packed.size(), " indices, expected ",
+            shape.ints);
+  return packed;
+}
+
+LlamaModel::StepRecordingSlot* LlamaModel::find_or_record(const StepShape& shape) {
+  auto key = std::tuple{shape.n, shape.n_seqs, shape.table_width, shape.n_out};
+  auto it = step_recordings_.find(key);
+  if (it != step_recordings_.end()) return it->second.recording ? &it->second : nullptr;
+  if (step_recordings_.size() >= kMaxStepRecordings) return nullptr;
+  StepRecordingSlot& slot = step_recordings_[key];  // stays empty (eager) if recording fails
+  Result<Buffer> memory = backend_.allocate(shape.floats * 4 + shape.ints * 4);
+  if (!memory) return nullptr;
+  StepViews views = carve_step(shape, memory->data());
+  backend_.begin_recording();
+  Status status = enqueue_step(shape, views);
+  Result<std::unique_ptr<StepRecording>> recording = backend_.end_recording();
+  if (!status || !recording) return nullptr;
+  slot.memory = std::move(*memory);
+  slot.views = views;
+  slot.recording = std::move(*recording);
+  return &slot;
+}
+
 Status LlamaModel::forward_stage(const ForwardBatch& batch, std::span<const float> hidden_in,
                                  std::vector<float>& out) {
   const LlamaConfig& c = config_;
   const int64_t n = static_cast<int64_t>(batch.tokens.size());
   const int64_t n_seqs = static_cast<int64_t>(batch.query_start.size()) - 1;
   LLM_CHECK(n > 0 && n_seqs > 0 && batch.positions.size() == batch.tokens.size() &&
-                batch.slots.size() == batch.tokens.size() &&
+                batch.slots.size() == batch.tokens.size() && batch.max_blocks_per_seq >= 0 &&
                 static_cast<int64_t>(batch.block_tables.size()) == n_seqs * batch.max_blocks_per_seq,
             "malformed batch: ", n, " tokens, ", n_seqs, " sequences");
   LLM_CHECK(shard_.first_stage() || static_cast<int64_t>(hidden_in.size()) == n * c.dim, "stage ", shard_.pp_stage,
             ": hidden_in has ", hidden_in.size(), " floats, expected ", n * c.dim);
-  // This rank's slice of every split dim.
-  const int64_t n_heads = shard_.q_heads.size(), n_kv_heads = shard_.kv_heads.size();
-  const int64_t q_dim = n_heads * c.head_dim, kv_dim = n_kv_heads * c.head_dim;
-  const int64_t ffn_dim = shard_.ffn.size(), vocab = shard_.vocab.size();
   const int64_t n_out = shard_.last_stage() ? static_cast<int64_t>(batch.logit_rows.size()) : 0;
-  const bool gather = comm_->world_size() > 1;
 
-  // Activations of this step.
-  int64_t floats = n * (2 * c.dim + q_dim + 2 * kv_dim + q_dim + 2 * ffn_dim) +
-                   n_out * (c.dim + vocab + (gather ? c.vocab_size : 0)) + c.dim;
-  Result<Buffer> workspace = backend_.allocate(floats * 4);
+  // Decode steps on one device replay a recording of the whole step: the indices are copied into
+  // the recording's fixed buffer, then every kernel runs with one launch.
+  const bool recordable = backend_.can_record() && comm_->world_size() == 1 && shard_.first_stage() &&
+                          shard_.last_stage() && n == n_seqs && n <= kMaxRecordedRows && n_out > 0;
+  if (recordable) {
+    StepShape shape = step_shape(n, n_seqs, recorded_table_width(batch.max_blocks_per_seq), n_out);
+    if (StepRecordingSlot* slot = find_or_record(shape)) {
+      std::vector<int32_t> packed = pack_indices(batch, shape);
+      backend_.copy_from_host(slot->views.indices, packed.data());
+      backend_.replay(*slot->recording);
+      out.resize(static_cast<size_t>(n_out * c.vocab_size));
+      backend_.copy_to_host(out.data(), slot->views.local_logits);
+      return {};
+    }
+  }
+
+  StepShape shape = step_shape(n, n_seqs, batch.max_blocks_per_seq, n_out);
+  Result<Buffer> workspace = backend_.allocate(shape.floats * 4 + shape.ints * 4);
   if (!workspace) return workspace.error();
-  std::byte* cursor = static_cast<std::byte*>(workspace->data());
-  auto take = [&](Shape shape) {
-    TensorView view{cursor, DType::kF32, shape};
-    cursor += view.bytes();
-    return view;
-  };
-  TensorView x = take({n, c.dim});          // residual stream, the same on every rank of the stage
-  TensorView h = take({n, c.dim});          // normed input of a sublayer / its partial output
-  TensorView q = take({n, q_dim});          // this rank's heads
-  TensorView k = take({n, kv_dim});         // this rank's kv heads
-  TensorView v = take({n, kv_dim});
-  TensorView attn = take({n, q_dim});
-  TensorView gate = take({n, ffn_dim});     // this rank's ffn slice
-  TensorView up = take({n, ffn_dim});
-  TensorView last = take({n_out, c.dim});
-  TensorView local_logits = take({n_out, vocab});  // this rank's vocab slice
-  // Every rank's slice in rank order (flat), reordered into [n_out, vocab] on the host.
-  TensorView all_logits = gather ? take({n_out * c.vocab_size}) : local_logits;
-
-  Buffer tokens_buffer, positions_buffer, slots_buffer, starts_buffer, tables_buffer;
-  TensorView positions = upload_ints(batch.positions, {n}, positions_buffer);
-  TensorView slots = upload_ints(batch.slots, {n}, slots_buffer);
-  AttentionBatch attention{
-      .query_start = upload_ints(batch.query_start, {n_seqs + 1}, starts_buffer),
-      .positions = positions,
-      .block_tables = upload_ints(batch.block_tables, {n_seqs, batch.max_blocks_per_seq}, tables_buffer),
-      .scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim))),
-  };
-  TensorView inv_freq = rope_inv_freq_.view(DType::kF32, {c.head_dim / 2});
-  const float eps = static_cast<float>(c.norm_eps);
-  Communicator& comm = *comm_;
-  Status status;
-
-  if (shard_.first_stage()) {
-    TensorView tokens = upload_ints(batch.tokens, {n}, tokens_buffer);
-    // Vocab-parallel: each rank embeds the ids in its rows (zeros elsewhere); the sum is the embedding.
-    backend_.embedding(weights_.token_embedding, tokens, x, shard_.vocab.begin);
-    if (!(status = comm.all_reduce_sum(x))) return status;
-  } else {
-    backend_.copy_from_host(x, hidden_in.data());
-  }
-  for (size_t layer = 0; layer < weights_.layers.size(); ++layer) {
-    const LayerWeights& w = weights_.layers[layer];
-    const KvCacheView& cache = kv_layers_[layer];
-    // Attention block: x += wo(attention(rope(wq h), rope(wk h), wv h)), h = norm(x). Each rank
-    // attends with its heads; wo (row-parallel) gives partial sums over heads, all-reduced.
-    backend_.rms_norm(x, w.attention_norm, eps, h);
-    backend_.linear(h, w.wq, q);
-    backend_.linear(h, w.wk, k);
-    backend_.linear(h, w.wv, v);
-    TensorView q_heads = q.reshape({n, n_heads, c.head_dim});
-    TensorView k_heads = k.reshape({n, n_kv_heads, c.head_dim});
-    backend_.rope(q_heads, positions, inv_freq, rope_layout_);
-    backend_.rope(k_heads, positions, inv_freq, rope_layout_);
-    backend_.kv_write(k_heads, v.reshape({n, n_kv_heads, c.head_dim}), cache, slots);
-    backend_.paged_attention(q_heads, cache, attention, attn.reshape({n, n_heads, c.head_dim}));
-    backend_.linear(attn, w.wo, h);
-    if (!(status = comm.all_reduce_sum(h))) return status;
-    backend_.add(x, h, x);
-    // Feed-forward block: x += w2(silu(w1 h) * w3 h), h = norm(x). Each rank runs its ffn slice;
-    // w2 (row-parallel) gives partial sums, all-reduced.
-    backend_.rms_norm(x, w.ffn_norm, eps, h);
-    backend_.linear(h, w.w1, gate);
-    backend_.linear(h, w.w3, up);
-    backend_.silu_mul(gate, up, gate);
-    backend_.linear(gate, w.w2, h);
-    if (!(status = comm.all_reduce_sum(h))) return status;
-    backend_.add(x, h, x);
-  }
+  StepViews views = carve_step(shape, workspace->data());
+  std::vector<int32_t> packed = pack_indices(batch, shape);
+  backend_.copy_from_host(views.indices, packed.data());
+  if (!shard_.first_stage()) backend_.copy_from_host(views.x, hidden_in.data());
+  Status status = enqueue_step(shape, views);
+  if (!status) return status;
   if (!shard_.last_stage()) {  // hand the residual stream to the next stage
     out.resize(static_cast<size_t>(n * c.dim));
-    backend_.copy_to_host(out.data(), x);
+    backend_.copy_to_host(out.data(), views.x);
     return {};
   }
-  // Only the requested rows go through the final norm and the (large) output projection (none
-  // for a prefill chunk that is not a prompt's last; every rank sees the same batch, so all skip).
   out.clear();
   if (n_out == 0) return {};
-  Buffer rows_holder;
-  TensorView rows = upload_ints(batch.logit_rows, {n_out}, rows_holder);
-  backend_.gather_rows(x, rows, last);
-  backend_.rms_norm(last, weights_.output_norm, eps, last);
-  backend_.linear(last, weights_.output, local_logits);  // vocab-parallel: this rank's columns of the logits
-  if (gather && !(status = comm.all_gather(local_logits, all_logits))) return status;
   out.resize(static_cast<size_t>(n_out * c.vocab_size));
-  if (!gather) {
-    backend_.copy_to_host(out.data(), local_logits);
+  if (comm_->world_size() == 1) {
+    backend_.copy_to_host(out.data(), views.local_logits);
     return {};
   }
   std::vector<float> flat(static_cast<size_t>(n_out * c.vocab_size));
-  backend_.copy_to_host(flat.data(), all_logits);
+  backend_.copy_to_host(flat.data(), views.all_logits);
   const float* block = flat.data();
   for (int r = 0; r < shard_.tp_size; ++r) {  // rank r's block is [n_out, its vocab slice]
     Range slice = vocab_slice(c, shard_.tp_size, r);
@@ -229,6 +302,76 @@ Status LlamaModel::forward_stage(const ForwardBatch& batch, std::span<const floa
     }
     block += n_out * slice.size();
   }
+  return {};
+}
+
+// Enqueues the step's ops over views whose indices (and, after the first stage, x) are in place;
+// waits for nothing, so it can be recorded.
+Status LlamaModel::enqueue_step(const StepShape& shape, const StepViews& views) {
+  const LlamaConfig& c = config_;
+  const int64_t n = shape.n, n_out = shape.n_out;
+  const int64_t n_heads = shard_.q_heads.size(), n_kv_heads = shard_.kv_heads.size();
+  const int64_t q_dim = n_heads * c.head_dim, kv_dim = n_kv_heads * c.head_dim, ffn_dim = shard_.ffn.size();
+  const TensorView &x = views.x, &h = views.h, &q = views.q, &k = views.k, &v = views.v, &gate = views.gate;
+  // With one row, q|k|v and gate|up lie back to back, so a stacked weight's product fills them
+  // at once: [1, q_dim + 2 kv_dim] and [1, 2 ffn_dim].
+  const bool one_row = n == 1;
+  const TensorView qkv{q.data, DType::kF32, Shape{1, q_dim + 2 * kv_dim}};
+  const TensorView gate_up{gate.data, DType::kF32, Shape{1, 2 * ffn_dim}};
+  const TensorView inv_freq = rope_inv_freq_.view(DType::kF32, {c.head_dim / 2});
+  const float eps = static_cast<float>(c.norm_eps);
+  Communicator& comm = *comm_;
+  Status status;
+
+  if (shard_.first_stage()) {
+    // Vocab-parallel: each rank embeds the ids in its rows (zeros elsewhere); the sum is the embedding.
+    backend_.embedding(weights_.token_embedding, views.tokens, x, shard_.vocab.begin);
+    if (!(status = comm.all_reduce_sum(x))) return status;
+  }
+  for (size_t layer = 0; layer < weights_.layers.size(); ++layer) {
+    const LayerWeights& w = weights_.layers[layer];
+    const KvCacheView& cache = kv_layers_[layer];
+    const StackedLayer stacked = layer < stacked_.size() ? stacked_[layer] : StackedLayer{};
+    // Attention block: x += wo(attention(rope(wq h), rope(wk h), wv h)), h = norm(x). Each rank
+    // attends with its heads; wo (row-parallel) gives partial sums over heads, all-reduced.
+    backend_.rms_norm(x, w.attention_norm, eps, h);
+    if (one_row && stacked.qkv.data != nullptr) {
+      backend_.linear(h, stacked.qkv, qkv);  // = wq h | wk h | wv h, one pass over the weights
+    } else {
+      backend_.linear(h, w.wq, q);
+      backend_.linear(h, w.wk, k);
+      backend_.linear(h, w.wv, v);
+    }
+    TensorView q_heads = q.reshape({n, n_heads, c.head_dim});
+    TensorView k_heads = k.reshape({n, n_kv_heads, c.head_dim});
+    backend_.rope(q_heads, views.positions, inv_freq, rope_layout_);
+    backend_.rope(k_heads, views.positions, inv_freq, rope_layout_);
+    backend_.kv_write(k_heads, v.reshape({n, n_kv_heads, c.head_dim}), cache, views.slots);
+    backend_.paged_attention(q_heads, cache, views.attention, views.attn.reshape({n, n_heads, c.head_dim}));
+    backend_.linear(views.attn, w.wo, h);
+    if (!(status = comm.all_reduce_sum(h))) return status;
+    backend_.add(x, h, x);
+    // Feed-forward block: x += w2(silu(w1 h) * w3 h), h = norm(x). Each rank runs its ffn slice;
+    // w2 (row-parallel) gives partial sums, all-reduced.
+    backend_.rms_norm(x, w.ffn_norm, eps, h);
+    if (one_row && stacked.gate_up.data != nullptr) {
+      backend_.linear(h, stacked.gate_up, gate_up);  // = w1 h | w3 h
+    } else {
+      backend_.linear(h, w.w1, gate);
+      backend_.linear(h, w.w3, views.up);
+    }
+    backend_.silu_mul(gate, views.up, gate);
+    backend_.linear(gate, w.w2, h);
+    if (!(status = comm.all_reduce_sum(h))) return status;
+    backend_.add(x, h, x);
+  }
+  // Only the requested rows go through the final norm and the (large) output projection (none
+  // for a prefill chunk that is not a prompt's last; every rank sees the same batch, so all skip).
+  if (!shard_.last_stage() || n_out == 0) return {};
+  backend_.gather_rows(x, views.logit_rows, views.last);
+  backend_.rms_norm(views.last, weights_.output_norm, eps, views.last);
+  backend_.linear(views.last, weights_.output, views.local_logits);  // vocab-parallel: this rank's columns
+  if (comm.world_size() > 1 && !(status = comm.all_gather(views.local_logits, views.all_logits))) return status;
   return {};
 }
 

@@ -7,7 +7,9 @@
 // A single device is the TP=1, PP=1 case with a LocalCommunicator (all collectives no-ops).
 #pragma once
 
+#include <map>
 #include <memory>
+#include <tuple>
 #include <span>
 #include <vector>
 
@@ -74,7 +76,43 @@ class LlamaModel final : public ModelRunner {
   LlamaModel(Backend& backend, Communicator& comm, const LoadedModel& model, const RankShard& shard,
              const KvCacheOptions& kv_options);
   Status place_weights(ShardWeights host);
-  TensorView upload_ints(const std::vector<int32_t>& values, Shape shape, Buffer& holder);
+  // Uploads `parts` (same dtype and columns) as consecutive rows of one device buffer and points
+  // each view at its rows; returns the view of all rows, or an empty view when they cannot share
+  // one buffer (then nothing is uploaded).
+  Result<TensorView> upload_stacked(std::initializer_list<TensorView*> parts);
+
+  // One step's sizes: activations (f32) then indices (i32) in one device allocation.
+  struct StepShape {
+    int64_t n = 0, n_seqs = 0, table_width = 0, n_out = 0;
+    int64_t floats = 0;  // activations
+    int64_t ints = 0;    // tokens, positions, slots, query_start, block_tables, logit_rows
+  };
+  // Device views of one step's activations and indices, carved from that allocation.
+  struct StepViews {
+    TensorView x, h;               // f32 [n, dim]: residual stream; normed input / partial output
+    TensorView q, attn;            // f32 [n, q_dim] (this rank's heads)
+    TensorView k, v;               // f32 [n, kv_dim] (this rank's kv heads)
+    TensorView gate, up;           // f32 [n, ffn_dim] (this rank's ffn slice)
+    TensorView last;               // f32 [n_out, dim]
+    TensorView local_logits;       // f32 [n_out, this rank's vocab slice]
+    TensorView all_logits;         // f32 [n_out * vocab], every rank's slice in rank order
+    TensorView indices;            // i32 [ints]: all of the below, uploaded with one copy
+    TensorView tokens, positions;  // i32 [n]
+    TensorView slots;              // i32 [n]
+    AttentionBatch attention;      // query_start [n_seqs + 1], block_tables [n_seqs, table_width]
+    TensorView logit_rows;         // i32 [n_out]
+  };
+  // A recorded decode step and the memory it runs in; recording == nullptr: not recordable.
+  struct StepRecordingSlot {
+    std::unique_ptr<StepRecording> recording;
+    Buffer memory;
+    StepViews views;
+  };
+  StepShape step_shape(int64_t n, int64_t n_seqs, int64_t table_width, int64_t n_out) const;
+  StepViews carve_step(const StepShape& shape, void* base) const;
+  std::vector<int32_t> pack_indices(const ForwardBatch& batch, const StepShape& shape) const;
+  Status enqueue_step(const StepShape& shape, const StepViews& views);
+  StepRecordingSlot* find_or_record(const StepShape& shape);
 
   Backend& backend_;
   std::unique_ptr<Communicator> own_comm_;  // the LocalCommunicator of create()
@@ -86,10 +124,20 @@ class LlamaModel final : public ModelRunner {
   LlamaWeights weights_;                // device views of this rank's shard
   ShardWeights host_weights_;           // kept on the CPU, where host memory is device memory
   std::vector<Buffer> weight_buffers_;  // device copies when the backend is not the host
+  // Per layer, on devices other than the host: wq|wk|wv and w1|w3 stacked by rows in one buffer
+  // (weights_ views point into them), so a one-token step reads each group with one GEMV.
+  // data == nullptr where a group could not be stacked (mixed dtypes, unaligned rows).
+  struct StackedLayer {
+    TensorView qkv;      // [q_dim + 2 * kv_dim, dim]
+    TensorView gate_up;  // [2 * ffn_dim, dim]
+  };
+  std::vector<StackedLayer> stacked_;
   int64_t host_copied_bytes_ = 0;
   Buffer rope_inv_freq_;                // f32 [head_dim / 2]
   std::vector<Buffer> kv_buffers_;      // per layer: k then v
   std::vector<KvCacheView> kv_layers_;  // [stage layers], each [n_blocks, block_size, rank's kv heads, head_dim]
+  // Recorded decode steps by (n, n_seqs, table_width, n_out).
+  std::map<std::tuple<int64_t, int64_t, int64_t, int64_t>, StepRecordingSlot> step_recordings_;
 };
 
 }  // namespace llm

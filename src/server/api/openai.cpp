@@ -119,6 +119,8 @@ Common read_common(const Json& body, GenerateRequest& request, const char* max_t
   if (max_tokens) request.max_tokens = static_cast<int32_t>(*max_tokens);
   else if (default_max > 0) request.max_tokens = static_cast<int32_t>(default_max);
   read_openai_sampling(body, request);
+  // vLLM's extension: generate exactly max_tokens tokens (benchmarks with fixed output lengths).
+  request.ignore_eos = opt_bool(body, "ignore_eos").value_or(false);
   request.stop = opt_stop_list(body, "stop", 16);
   if (auto format = body.find("response_format"); format != body.end() && !format->is_null()) {
     if (!format->is_object() || opt_string(*format, "type").value_or("text") != "text") {
@@ -406,7 +408,9 @@ HandlerResult completions(ApiContext& ctx, HttpRequest& http) {
       return;
     }
     ensure_head();
-    if (delta.text.empty() && delta.logprobs.empty()) return;
+    // Token-only deltas (a model without a tokenizer) still make one event per token, with empty
+    // text, so that streaming clients can time them.
+    if (delta.text.empty() && delta.logprobs.empty() && delta.tokens.empty()) return;
     channel->write(sse(chunk(Json::array(
         {{{"index", i},
           {"text", delta.text},

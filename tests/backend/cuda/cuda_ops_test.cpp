@@ -263,6 +263,50 @@ TEST_P(CudaOps, PagedAttentionPrefill) {
   }
 }
 
+// Recording (CUDA graphs): decode attention with key splits (scratch the recording must keep)
+// and an add, recorded once, then replayed over scenarios of the same shapes whose contents
+// (q, cache, positions, shuffled block tables) are written into the same buffers.
+TEST_P(CudaOps, RecordedOpsReplayNewContents) {
+  ASSERT_TRUE(backend_->can_record());
+  PagedScenarioOptions options{
+      .sequences = {{700, 1}, {90, 1}, {1, 1}},
+      .block_size = 16,
+      .n_heads = 8,
+      .n_kv_heads = 2,
+      .head_dim = 128,
+      .cache_dtype = DType::kBF16,
+      .seed = 5,
+  };
+  PagedScenario shapes(options);
+  DeviceTensor q = upload(*backend_, shapes.q), k_cache = upload(*backend_, shapes.k_cache),
+               v_cache = upload(*backend_, shapes.v_cache), query_start = upload(*backend_, shapes.query_start),
+               positions = upload(*backend_, shapes.positions), tables = upload(*backend_, shapes.block_tables);
+  DeviceTensor out = device_nan(*backend_, shapes.q.view.shape);
+  AttentionBatch batch = shapes.batch();
+  batch.query_start = query_start.view;
+  batch.positions = positions.view;
+  batch.block_tables = tables.view;
+  backend_->begin_recording();
+  backend_->paged_attention(q.view, KvCacheView{k_cache.view, v_cache.view}, batch, out.view);
+  backend_->add(out.view, out.view, out.view);
+  Result<std::unique_ptr<StepRecording>> recording = backend_->end_recording();
+  ASSERT_TRUE(recording.ok()) << recording.error().to_string();
+  for (uint32_t seed : {6u, 7u}) {
+    options.seed = seed;
+    PagedScenario scenario(options);
+    backend_->copy_from_host(q.view, scenario.q.view.data);
+    backend_->copy_from_host(k_cache.view, scenario.k_cache.view.data);
+    backend_->copy_from_host(v_cache.view, scenario.v_cache.view.data);
+    backend_->copy_from_host(positions.view, scenario.positions.view.data);
+    backend_->copy_from_host(tables.view, scenario.block_tables.view.data);
+    backend_->replay(**recording);
+    std::vector<float> expected = scenario.expected;
+    for (float& value : expected) value *= 2.0f;
+    HostTensor actual = download(*backend_, out);
+    expect_close(actual.f32(), expected.data(), 4e-5, 1e-4, scenario.q.numel(), str("replay, seed ", seed));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Devices, CudaOps, testing::Values("cuda", "cuda-fp32"),
                          [](const testing::TestParamInfo<std::string>& info) {
                            return info.param == "cuda" ? std::string("cuda") : std::string("cuda_fp32");
