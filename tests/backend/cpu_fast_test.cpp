@@ -85,10 +85,6 @@ TEST(CpuFast, LinearDense) {
 TEST(CpuFast, LinearQuantized) {
   auto configs = fast_configs();
   for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
-    if (!dequantize_available(dtype)) {
-      std::cout << "[ SKIPPED  ] " << dtype_name(dtype) << ": dequantize_row not implemented yet\n";
-      continue;
-    }
     std::vector<std::pair<int64_t, int64_t>> shapes = {{256, 33}, {768, 7}};  // 768: slices of 512 + 256
     if (dtype_info(dtype).block_size == 32) shapes.push_back({224, 50});
     for (int64_t n : {1, 3, 17, 64}) {
@@ -103,7 +99,6 @@ TEST(CpuFast, LinearQuantized) {
 TEST(CpuFast, LinearIsBatchInvariant) {
   auto configs = fast_configs();
   for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_K}) {
-    if (dtype_info(dtype).quantized && !dequantize_available(dtype)) continue;
     int64_t k = dtype == DType::kQ4_K ? 1280 : 1061 - (dtype == DType::kQ8_0 ? 1061 % 32 : 0), m = 37;
     HostTensor weight = random_tensor(dtype, {m, k}, 11);
     HostTensor x = random_tensor(DType::kF32, {70, k}, 12);
@@ -131,7 +126,6 @@ TEST(CpuFast, LinearIsBatchInvariant) {
 TEST(CpuFast, Embedding) {
   auto configs = fast_configs();
   for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
-    if (dtype_info(dtype).quantized && !dequantize_available(dtype)) continue;
     int64_t block = dtype_info(dtype).block_size, vocab = 259;
     int64_t dim = block == 256 ? 512 : block == 32 ? 96 : 80;
     HostTensor table = random_tensor(dtype, {vocab, dim}, 5);

@@ -49,7 +49,7 @@ TEST(CpuLinearThroughput, Decode) {
   report_linear(DType::kBF16, 1, 4096, 4096, 20);
   report_linear(DType::kF16, 1, 4096, 4096, 20);
   report_linear(DType::kF32, 1, 4096, 4096, 10);
-  if (dequantize_available(DType::kQ8_0)) report_linear(DType::kQ8_0, 1, 4096, 4096, 10);
+  report_linear(DType::kQ8_0, 1, 4096, 4096, 10);
 }
 
 TEST(CpuLinearThroughput, Prefill) {

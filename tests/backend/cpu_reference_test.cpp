@@ -67,7 +67,6 @@ TEST(CpuReference, LinearMatchesNaiveTripleLoop) {
 }
 
 TEST(CpuReference, LinearQ8_0HandBuiltBlocks) {
-  if (!dequantize_available(DType::kQ8_0)) GTEST_SKIP() << "dequantize_row(q8_0) not implemented yet";
   // Two weight rows of one Q8_0 block each: w[j][c] = d_j * q[j][c], d0 = 0.5, d1 = -0.25.
   int64_t k = 32;
   HostTensor weight(DType::kQ8_0, {2, k});

@@ -118,25 +118,6 @@ inline HostTensor random_tensor(DType dtype, Shape shape, uint32_t seed) {
   return t;
 }
 
-// Whether dequantize_row(dtype) works in this build (the quantized dequantizers land separately
-// and LLM_CHECK-fail until then). Probed in a child process so a failing check cannot kill the
-// test binary; tests of quantized paths GTEST_SKIP when this is false.
-inline bool dequantize_available(DType dtype) {
-  const DTypeInfo& info = dtype_info(dtype);
-  std::vector<std::byte> block(static_cast<size_t>(info.block_bytes));
-  std::fflush(nullptr);
-  pid_t child = fork();
-  if (child == 0) {
-    if (std::freopen("/dev/null", "w", stderr) == nullptr) _exit(2);
-    std::vector<float> values(static_cast<size_t>(info.block_size));
-    dequantize_row(dtype, block.data(), values.data(), info.block_size);
-    _exit(0);
-  }
-  int status = 0;
-  waitpid(child, &status, 0);
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 // Expects |actual[i] - expected[i]| <= tolerance[i] for all i, reporting the first few misses.
 inline void expect_close(const float* actual, const float* expected, const std::vector<double>& tolerance,
                          int64_t n, const std::string& what) {

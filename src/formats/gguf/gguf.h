@@ -1,6 +1,6 @@
 // GGUF reader (v2, v3; little-endian). Every count, length and offset in the file is checked
 // against the bytes that remain before anything is allocated or viewed; see
-// /work/shared/reference/reliability.md 1.1-1.2 for the bugs this guards against.
+// shared/reference/reliability.md 1.1-1.2 for the bugs this guards against.
 // Tensors become a TensorSource with shapes outermost-first (GGUF ne[] is innermost-first).
 #pragma once
 

@@ -1,4 +1,4 @@
-// Finds a model in the user's Ollama store (layout: /work/shared/reference/llama-stack.md 7.1-7.2):
+// Finds a model in the user's Ollama store (layout: shared/reference/llama-stack.md 7.1-7.2):
 // <root>/manifests/<host>/<namespace>/<model>/<tag> is a JSON manifest whose layers point at
 // content-addressed blobs <root>/blobs/sha256-<hex>. The model layer is the GGUF file.
 // Nothing here trusts the store: names, digests and sizes are validated before any path is built.

@@ -17,7 +17,7 @@ inline std::string read_file(const std::string& path) {
   return buffer.str();
 }
 
-// $LLAMA_TESTDATA_DIR, else shared/testdata inside or next to the checkout (/work/shared here).
+// $LLAMA_TESTDATA_DIR, else shared/testdata inside or next to the checkout.
 inline std::string testdata_dir() {
   if (const char* dir = std::getenv("LLAMA_TESTDATA_DIR")) return dir;
   const std::string inside = std::string(LLAMA_SOURCE_DIR) + "/shared/testdata";
