@@ -88,6 +88,27 @@ Json usage_json(const std::vector<GenerationResult>& results, const std::vector<
 
 std::string sse(const Json& event) { return "data: " + dump_json(event) + "\n\n"; }
 
+const GenerationResult* first_failure(const std::vector<GenerationResult>& results) {
+  for (const auto& r : results) {
+    if (r.finish == GenerationFinish::kError) return &r;
+  }
+  return nullptr;
+}
+
+// The end of a chat or completion stream: an error event, or the usage chunk when asked for
+// (`last` is the stream's chunk with no choices), then [DONE].
+void end_stream(ResponseChannel& channel, const GenerationResult* failed, bool include_usage, Json last,
+                const std::vector<GenerationResult>& results, const std::vector<bool>& counts_prompt) {
+  if (failed != nullptr) {
+    channel.write(sse({{"error", {{"message", failed->error}, {"type", "server_error"}}}}));
+  } else if (include_usage) {
+    last["usage"] = usage_json(results, counts_prompt);
+    channel.write(sse(last));
+  }
+  channel.write("data: [DONE]\n\n");
+  channel.end();
+}
+
 // Unique per call id ("call_0" from the parser is per choice): prefix with the response id.
 void name_tool_calls(std::vector<chat::ToolCall>& calls, const std::string& response_id, size_t choice) {
   for (size_t i = 0; i < calls.size(); ++i) calls[i].id = str("call_", response_id.substr(response_id.find('-') + 1), "_", choice, "_", i);
@@ -256,21 +277,10 @@ HandlerResult chat_completions(ApiContext& ctx, HttpRequest& http) {
   callbacks.on_all_done = [state, channel, chunk, ensure_head]() {
     std::vector<bool> counts_prompt(state->results.size(), false);
     if (!counts_prompt.empty()) counts_prompt[0] = true;
-    const GenerationResult* failed = nullptr;
-    for (const auto& r : state->results) {
-      if (r.finish == GenerationFinish::kError) failed = &r;
-    }
+    const GenerationResult* failed = first_failure(state->results);
     if (state->stream) {
       ensure_head();
-      if (failed != nullptr) {
-        channel->write(sse({{"error", {{"message", failed->error}, {"type", "server_error"}}}}));
-      } else if (state->include_usage) {
-        Json last = chunk(Json::array());
-        last["usage"] = usage_json(state->results, counts_prompt);
-        channel->write(sse(last));
-      }
-      channel->write("data: [DONE]\n\n");
-      channel->end();
+      end_stream(*channel, failed, state->include_usage, chunk(Json::array()), state->results, counts_prompt);
       return;
     }
     if (failed != nullptr) {
@@ -425,21 +435,10 @@ HandlerResult completions(ApiContext& ctx, HttpRequest& http) {
         {{{"index", i}, {"text", ""}, {"logprobs", nullptr}, {"finish_reason", openai_finish(result.finish)}}}))));
   };
   callbacks.on_all_done = [state, channel, chunk, ensure_head]() {
-    const GenerationResult* failed = nullptr;
-    for (const auto& r : state->results) {
-      if (r.finish == GenerationFinish::kError) failed = &r;
-    }
+    const GenerationResult* failed = first_failure(state->results);
     if (state->stream) {
       ensure_head();
-      if (failed != nullptr) {
-        channel->write(sse({{"error", {{"message", failed->error}, {"type", "server_error"}}}}));
-      } else if (state->include_usage) {
-        Json last = chunk(Json::array());
-        last["usage"] = usage_json(state->results, state->counts_prompt);
-        channel->write(sse(last));
-      }
-      channel->write("data: [DONE]\n\n");
-      channel->end();
+      end_stream(*channel, failed, state->include_usage, chunk(Json::array()), state->results, state->counts_prompt);
       return;
     }
     if (failed != nullptr) {
