@@ -46,6 +46,20 @@ void Backend::rms_norm(TensorView x, TensorView weight, float eps, TensorView ou
   do_rms_norm(x, weight, eps, out);
 }
 
+void Backend::add_rms_norm(TensorView x, TensorView residual, TensorView weight, float eps, TensorView out) {
+  check_f32(residual, "add_rms_norm residual", 2);
+  LLM_CHECK(residual.shape == x.shape, "add_rms_norm: x ", x.shape, " vs residual ", residual.shape);
+  LLM_CHECK(out.data != x.data || x.numel() == 0, "add_rms_norm: out must not alias x");
+  // The rms_norm checks cover x, weight and out.
+  check_f32(x, "add_rms_norm x", 2);
+  check_f32(out, "add_rms_norm out", 2);
+  LLM_CHECK(x.shape == out.shape, "add_rms_norm: x ", x.shape, " vs out ", out.shape);
+  LLM_CHECK(is_dense_float(weight.dtype), "add_rms_norm weight: dtype ", dtype_name(weight.dtype));
+  LLM_CHECK(weight.shape.rank() == 1 && weight.shape[0] == x.shape[1], "add_rms_norm weight: expected [",
+            x.shape[1], "], got ", weight.shape);
+  do_add_rms_norm(x, residual, weight, eps, out);
+}
+
 void Backend::linear(TensorView x, TensorView weight, TensorView out) {
   check_f32(x, "linear x", 2);
   check_f32(out, "linear out", 2);
@@ -79,6 +93,28 @@ void Backend::kv_write(TensorView k, TensorView v, KvCacheView cache, TensorView
   LLM_CHECK(cache.k.shape[2] == k.shape[1] && cache.k.shape[3] == k.shape[2], "kv_write: k ", k.shape,
             " does not fit cache ", cache.k.shape);
   do_kv_write(k, v, cache, slots);
+}
+
+void Backend::rope_kv_write(TensorView q, TensorView k, TensorView v, TensorView positions, TensorView inv_freq,
+                            RopeLayout layout, KvCacheView cache, TensorView slots) {
+  check_f32(q, "rope_kv_write q", 3);
+  check_f32(k, "rope_kv_write k", 3);
+  check_f32(v, "rope_kv_write v", 3);
+  check_i32(positions, "rope_kv_write positions", 1);
+  check_i32(slots, "rope_kv_write slots", 1);
+  check_f32(inv_freq, "rope_kv_write inv_freq", 1);
+  LLM_CHECK(q.shape[0] == k.shape[0] && q.shape[2] == k.shape[2] && k.shape == v.shape, "rope_kv_write: q ", q.shape,
+            " k ", k.shape, " v ", v.shape);
+  LLM_CHECK(positions.shape[0] == q.shape[0] && slots.shape[0] == q.shape[0], "rope_kv_write: ", positions.shape[0],
+            " positions and ", slots.shape[0], " slots for ", q.shape[0], " rows");
+  LLM_CHECK(q.shape[2] % 2 == 0 && inv_freq.shape[0] == q.shape[2] / 2, "rope_kv_write: inv_freq ", inv_freq.shape,
+            " for head_dim ", q.shape[2]);
+  LLM_CHECK(cache.k.shape.rank() == 4 && cache.k.shape == cache.v.shape && cache.k.dtype == cache.v.dtype,
+            "rope_kv_write: cache k ", cache.k.shape, " v ", cache.v.shape);
+  LLM_CHECK(is_dense_float(cache.k.dtype), "kv cache dtype ", dtype_name(cache.k.dtype));
+  LLM_CHECK(cache.k.shape[2] == k.shape[1] && cache.k.shape[3] == k.shape[2], "rope_kv_write: k ", k.shape,
+            " does not fit cache ", cache.k.shape);
+  do_rope_kv_write(q, k, v, positions, inv_freq, layout, cache, slots);
 }
 
 void Backend::paged_attention(TensorView q, KvCacheView cache, const AttentionBatch& batch, TensorView out) {

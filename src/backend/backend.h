@@ -78,6 +78,12 @@ struct AttentionBatch {
   float scale = 1.0f;       // softmax scale, 1/sqrt(head_dim) for Llama
 };
 
+// A device's memory as its driver reports it (all processes' allocations count as used).
+struct DeviceMemory {
+  int64_t total_bytes = 0;
+  int64_t free_bytes = 0;
+};
+
 // Ops recorded once and replayed with one call (a CUDA graph). Made by Backend::end_recording,
 // owned by the caller, replayed only on the backend that made it.
 class StepRecording {
@@ -98,6 +104,14 @@ class Backend {
   virtual void copy_from_host(TensorView dst, const void* src) = 0;  // dst.bytes() bytes
   virtual void copy_to_host(void* dst, TensorView src) = 0;          // src.bytes() bytes
   virtual void synchronize() = 0;
+  // The device's total and free memory, for sizing the KV cache; kUnsupported where the device
+  // shares the host's memory (the CPU).
+  virtual Result<DeviceMemory> device_memory() const {
+    return make_error(ErrorCode::kUnsupported, name() + ": no separate device memory");
+  }
+  // Hands memory that the backend keeps cached for reuse back to the driver, so that
+  // device_memory() shows what is really held. Memory in use is untouched.
+  virtual void release_cached_memory() {}
 
   // ---- recording (optional) ----------------------------------------------------------------
   // Ops enqueued between begin_recording and end_recording are recorded, not run; nothing may
@@ -127,6 +141,10 @@ class Backend {
   // weight [dim] f32 | f16 | bf16.
   void rms_norm(TensorView x, TensorView weight, float eps, TensorView out);
 
+  // x += residual, then out = rms_norm(x): the residual add and the next sublayer's norm in one
+  // pass. x, residual, out f32 [n, dim]; out may alias residual (not x); weight as rms_norm's.
+  void add_rms_norm(TensorView x, TensorView residual, TensorView weight, float eps, TensorView out);
+
   // out = x @ weight^T.  x f32 [n, k]; weight [m, k] any dtype; out f32 [n, m].
   void linear(TensorView x, TensorView weight, TensorView out);
 
@@ -137,6 +155,11 @@ class Backend {
   // Writes token i's K and V into slot slots[i] (= block * block_size + offset) of the cache.
   // k, v f32 [n, n_kv_heads, head_dim]; slots i32 [n].
   void kv_write(TensorView k, TensorView v, KvCacheView cache, TensorView slots);
+
+  // rope(q), rope(k), then kv_write(k, v, cache, slots) (q and k are rotated in place), in one
+  // pass where the device can: the attention block's step between its projections and attention.
+  void rope_kv_write(TensorView q, TensorView k, TensorView v, TensorView positions, TensorView inv_freq,
+                     RopeLayout layout, KvCacheView cache, TensorView slots);
 
   // Causal attention of each query row over its sequence's paged KV (see AttentionBatch).
   // q f32 [n, n_heads, head_dim]; out f32 [n, n_heads, head_dim]; n_heads % n_kv_heads == 0
@@ -162,6 +185,18 @@ class Backend {
   virtual void do_silu_mul(TensorView gate, TensorView up, TensorView out) = 0;
   virtual void do_add(TensorView a, TensorView b, TensorView out) = 0;
   virtual void do_gather_rows(TensorView x, TensorView rows, TensorView out) = 0;
+  // Fused ops: by default the ops they fuse, one after the other (the slow twin of a device's
+  // fused kernel, and the same arithmetic).
+  virtual void do_add_rms_norm(TensorView x, TensorView residual, TensorView weight, float eps, TensorView out) {
+    do_add(x, residual, x);
+    do_rms_norm(x, weight, eps, out);
+  }
+  virtual void do_rope_kv_write(TensorView q, TensorView k, TensorView v, TensorView positions, TensorView inv_freq,
+                                RopeLayout layout, KvCacheView cache, TensorView slots) {
+    do_rope(q, positions, inv_freq, layout);
+    do_rope(k, positions, inv_freq, layout);
+    do_kv_write(k, v, cache, slots);
+  }
 };
 
 }  // namespace llm

@@ -12,6 +12,7 @@
 #include "backend/registry.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/memory_args.h"
 #include "cli/parallel_args.h"
 #include "engine/step_batch.h"
 #include "model/llama/llama_model.h"
@@ -25,7 +26,7 @@ namespace {
 const ArgSpec kBenchSpec{
     .options_with_value = {"--synthetic", "--dtype", "--prompt-lengths", "--streams", "--stream-prompt",
                            "--stream-generate", "--device", "--threads", "--repeat", "--tp", "--pp", "--devices",
-                           "--collective-timeout", "--launcher"},
+                           "--collective-timeout", "--launcher", "--kv-dtype", "--prefill-chunk"},
     .flags = {"--json", "--help"},
 };
 
@@ -34,7 +35,8 @@ const char* kBenchUsage =
     "                   [--streams 1,16,64] [--stream-prompt 128] [--stream-generate 128]\n"
     "                   [--device cpu|cuda] [--threads N] [--repeat N] [--json]\n"
     "                   [--tp N|auto] [--pp N] [--devices 0,1,...] [--collective-timeout SECONDS]\n"
-    "                   [--launcher auto|threads|mpi] (under mpirun: one rank per process, rank 0 prints)\n";
+    "                   [--launcher auto|threads|mpi] (under mpirun: one rank per process, rank 0 prints)\n"
+    "                   [--kv-dtype auto|f32|f16|bf16] [--prefill-chunk N] (prompts in steps of N tokens; 0: one)\n";
 
 int fail(const Error& error) {
   std::fprintf(stderr, "llama bench: %s\n", error.to_string().c_str());
@@ -113,7 +115,8 @@ int bench_command(const std::vector<std::string>& argv) {
   Result<int64_t> stream_generate = args.integer("--stream-generate", 128, 1, 1 << 20);
   Result<int64_t> threads = args.integer("--threads", 0, 0, 4096);
   Result<int64_t> repeat = args.integer("--repeat", 3, 1, 1000);
-  for (const auto* r : {&stream_prompt, &stream_generate, &threads, &repeat}) {
+  Result<int64_t> prefill_chunk = args.integer("--prefill-chunk", 0, 0, 1 << 20);
+  for (const auto* r : {&stream_prompt, &stream_generate, &threads, &repeat, &prefill_chunk}) {
     if (!*r) return fail(r->error());
   }
   if (!prompt_lengths) return fail(prompt_lengths.error());
@@ -130,9 +133,13 @@ int bench_command(const std::vector<std::string>& argv) {
   if (!backend) return fail(backend.error());
   Result<double> validation = validate_against_reference(**backend);
   if (!validation) return fail(validation.error());
+  const std::string device_name = (*backend)->name();
+  backend->reset();  // its memory would count in the device's use below
   Result<ParallelArgs> parallel =
       parse_parallel_args(args, args.value("--device").value_or("cpu"), static_cast<int>(*threads));
   if (!parallel) return fail(parallel.error());
+  Result<MemoryArgs> memory = parse_memory_args(args, parallel->device);
+  if (!memory) return fail(memory.error());
 
   auto load_start = Clock::now();
   Result<std::unique_ptr<LoadedModel>> loaded = make_error(ErrorCode::kInvalidArgument, "");
@@ -159,15 +166,31 @@ int bench_command(const std::vector<std::string>& argv) {
   int64_t max_streams = *std::max_element(streams->begin(), streams->end());
   int64_t max_prompt = *std::max_element(prompt_lengths->begin(), prompt_lengths->end());
   int64_t stream_tokens = *stream_prompt + *stream_generate;
+  std::vector<float> logits;
   int64_t blocks_needed = std::max((max_prompt + block_size - 1) / block_size,
                                    max_streams * ((stream_tokens + block_size - 1) / block_size));
   KvManager kv(static_cast<int32_t>(blocks_needed), block_size);
   std::unique_ptr<Backend> model_backend;  // the single-device case's; parallel ranks own theirs
-  Result<std::unique_ptr<ModelRunner>> model = create_model_runner(
-      **loaded, *parallel, KvCacheOptions{.n_blocks = static_cast<int32_t>(blocks_needed), .block_size = block_size},
-      model_backend);
-  if (!model) return fail_rank(*parallel, model.error());
+  Result<ModelRunnerSetup> setup = create_model_runner(
+      **loaded, *parallel,
+      KvCacheOptions{.n_blocks = static_cast<int32_t>(blocks_needed), .block_size = block_size, .dtype = memory->kv_dtype},
+      KvSizingOptions{}, model_backend);
+  if (!setup) return fail_rank(*parallel, setup.error());
+  ModelRunner* model = setup->runner.get();
   double load_seconds = seconds_since(load_start);
+  // A prompt of n tokens as steps of at most --prefill-chunk tokens (0: one step), as the engine
+  // runs it; the last step's last row gives logits.
+  auto prefill = [&](SequenceBlocks& blocks, const std::vector<int32_t>& prompt) -> Status {
+    const auto n = static_cast<int32_t>(prompt.size());
+    const auto chunk = *prefill_chunk > 0 ? static_cast<int32_t>(*prefill_chunk) : n;
+    for (int32_t begin = 0; begin < n; begin += chunk) {
+      StepSequence step{.blocks = &blocks, .context = prompt, .begin = begin, .end = std::min(n, begin + chunk),
+                        .want_logits = begin + chunk >= n};
+      Status status = model->forward(build_step_batch(kv, std::span<const StepSequence>(&step, 1)), logits);
+      if (!status) return status;
+    }
+    return {};
+  };
 
   // Deterministic token ids spread over the vocabulary.
   auto tokens_for = [&](int64_t n, int64_t salt) {
@@ -175,7 +198,6 @@ int bench_command(const std::vector<std::string>& argv) {
     for (int64_t i = 0; i < n; ++i) tokens[static_cast<size_t>(i)] = static_cast<int32_t>((i * 7919 + salt * 104729) % config.vocab_size);
     return tokens;
   };
-  std::vector<float> logits;
   Json results = Json::array();
 
   for (int32_t length : *prompt_lengths) {
@@ -184,10 +206,8 @@ int bench_command(const std::vector<std::string>& argv) {
     for (int64_t r = 0; r < *repeat; ++r) {
       SequenceBlocks blocks;
       kv.reserve(blocks, length);
-      StepSequence step{.blocks = &blocks, .context = prompt, .begin = 0, .end = length};
-      ForwardBatch batch = build_step_batch(kv, std::span<const StepSequence>(&step, 1));
       auto start = Clock::now();
-      Status status = (*model)->forward(batch, logits);
+      Status status = prefill(blocks, prompt);
       double elapsed = seconds_since(start);
       kv.release(blocks);
       if (!status) return fail_rank(*parallel, status.error());
@@ -202,9 +222,7 @@ int bench_command(const std::vector<std::string>& argv) {
     for (int32_t s = 0; s < n_streams; ++s) {  // prefill, untimed
       contexts[static_cast<size_t>(s)] = tokens_for(*stream_prompt, s + 2);
       kv.reserve(blocks[static_cast<size_t>(s)], static_cast<int32_t>(*stream_prompt));
-      StepSequence step{.blocks = &blocks[static_cast<size_t>(s)], .context = contexts[static_cast<size_t>(s)],
-                        .begin = 0, .end = static_cast<int32_t>(*stream_prompt)};
-      Status status = (*model)->forward(build_step_batch(kv, std::span<const StepSequence>(&step, 1)), logits);
+      Status status = prefill(blocks[static_cast<size_t>(s)], contexts[static_cast<size_t>(s)]);
       if (!status) return fail_rank(*parallel, status.error());
     }
     auto start = Clock::now();
@@ -219,7 +237,7 @@ int bench_command(const std::vector<std::string>& argv) {
         steps.push_back(StepSequence{.blocks = &blocks[static_cast<size_t>(s)], .context = context,
                                      .begin = position, .end = position + 1});
       }
-      Status status = (*model)->forward(build_step_batch(kv, steps), logits);
+      Status status = model->forward(build_step_batch(kv, steps), logits);
       if (!status) return fail_rank(*parallel, status.error());
     }
     double elapsed = seconds_since(start);
@@ -231,20 +249,32 @@ int bench_command(const std::vector<std::string>& argv) {
 
   Json report = {{"model", model_name},
                  {"config", config.summary()},
-                 {"device", (*backend)->name()},
+                 {"device", device_name},
                  {"tensor_parallel", parallel->layout.tensor_parallel},
                  {"pipeline_parallel", parallel->layout.pipeline_parallel},
                  {"load_seconds", load_seconds},
                  {"validation_max_abs_diff", *validation},
+                 {"kv_dtype", dtype_name(memory->kv_dtype)},
                  {"results", results}};
+  // The backend's pool keeps every block it took, so the device's use now is the run's peak
+  // (context, weights, KV pool, largest step; the driver's count, other processes included).
+  std::optional<int64_t> device_used;
+  if (model_backend) {
+    if (Result<DeviceMemory> device = model_backend->device_memory()) {
+      device_used = device->total_bytes - device->free_bytes;
+      report["device_memory_used_bytes"] = *device_used;
+    }
+  }
   if (!parallel->is_output_rank()) return 0;  // under mpirun, rank 0 prints
   if (args.flag("--json")) {
     std::cout << report.dump() << "\n";
     return 0;
   }
   std::printf("model: %s (%s)\ndevice: %s, validated against the CPU reference (max |diff| %.2e)\n",
-              model_name.c_str(), config.summary().c_str(), (*backend)->name().c_str(), *validation);
-  std::printf("%-22s %14s %10s\n", "test", "tokens/s", "seconds");
+              model_name.c_str(), config.summary().c_str(), device_name.c_str(), *validation);
+  std::printf("load %.1f s; kv cache %s", load_seconds, dtype_name(memory->kv_dtype));
+  if (device_used) std::printf("; device memory in use at the end: %.0f MiB", static_cast<double>(*device_used) / (1 << 20));
+  std::printf("\n%-22s %14s %10s\n", "test", "tokens/s", "seconds");
   for (const Json& row : results) {
     std::printf("%-22s %14.1f %10.4f\n", row["test"].get<std::string>().c_str(),
                 row["tokens_per_second"].get<double>(), row["seconds"].get<double>());

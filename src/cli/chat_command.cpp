@@ -13,6 +13,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/engine_setup.h"
+#include "cli/memory_args.h"
 #include "stack/metrics.h"
 #include "util/str.h"
 
@@ -21,13 +22,15 @@ namespace {
 
 const ArgSpec kChatSpec{
     .options_with_value = {"--system", "--max-tokens", "--temperature", "--top-p", "--top-k", "--seed", "--device",
-                           "--threads", "--tp", "--pp", "--devices", "--collective-timeout"},
+                           "--threads", "--tp", "--pp", "--devices", "--collective-timeout", "--kv-dtype",
+                           "--gpu-memory-utilization"},
     .flags = {"--help"},
 };
 
 const char* kChatUsage =
     "usage: llama chat [MODEL] [--system TEXT] [--max-tokens N] [--temperature T] [--top-p P] [--top-k K]\n"
     "                  [--seed S] [--device cpu|cuda] [--threads N] [--tp N] [--pp N] [--devices 0,1]\n"
+    "                  [--kv-dtype auto|f32|f16|bf16] [--gpu-memory-utilization 0.90]\n"
     "One user message per line on stdin; /reset starts over, /exit quits. Without MODEL the built-in\n"
     "demo model is used.\n";
 
@@ -99,9 +102,11 @@ int chat_command(const std::vector<std::string>& argv) {
   Result<ParallelArgs> parallel =
       parse_parallel_args(args, args.value("--device").value_or("cpu"), static_cast<int>(*threads));
   if (!parallel) return fail(parallel.error());
+  Result<MemoryArgs> memory = parse_memory_args(args, parallel->device);
+  if (!memory) return fail(memory.error());
   // One conversation at a time; the prefix cache keeps earlier turns' KV between turns.
   Result<stack::InlineEngineParts> parts =
-      open_inline_engine(model_path, *parallel, EngineSetupOptions{.max_num_seqs = 1});
+      open_inline_engine(model_path, *parallel, EngineSetupOptions{.max_num_seqs = 1, .memory = *memory});
   if (!parts) return fail(parts.error());
   if (!parts->tokenizer) return fail(make_error(ErrorCode::kUnsupported, str(model_path, ": chat needs a tokenizer")));
   stack::ServingMetrics metrics;

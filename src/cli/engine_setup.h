@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "cli/memory_args.h"
 #include "cli/parallel_args.h"
 #include "stack/inline_provider.h"
 
@@ -11,8 +12,13 @@ namespace llm {
 
 struct EngineSetupOptions {
   int64_t max_num_seqs = 64;
-  int64_t kv_tokens = 0;  // 0: max(context length, max_num_seqs x min(context length, 2048))
+  // KV pool in tokens. 0: on one GPU, what fits in gpu_memory_utilization of it after the weights
+  // and the largest step (at most max_num_seqs full contexts); elsewhere
+  // max(context length, max_num_seqs x min(context length, 2048)).
+  int64_t kv_tokens = 0;
   int64_t kv_block_size = 16;
+  int64_t max_step_tokens = 512;  // the scheduler's token budget: the largest step
+  MemoryArgs memory;
 };
 
 // Loads `model_path` (any checkpoint format) with its tokenizer (absent: only token-id prompts

@@ -113,8 +113,9 @@ Result<ParallelArgs> parse_parallel_args(const Args& args, const std::string& de
   return out;
 }
 
-Result<std::unique_ptr<ModelRunner>> create_model_runner(const LoadedModel& model, const ParallelArgs& parallel,
-                                                         const KvCacheOptions& kv, std::unique_ptr<Backend>& backend) {
+Result<ModelRunnerSetup> create_model_runner(const LoadedModel& model, const ParallelArgs& parallel,
+                                             const KvCacheOptions& kv_in, const KvSizingOptions& sizing,
+                                             std::unique_ptr<Backend>& backend) {
   const ParallelLayout& layout = parallel.layout;
   const int world = layout.tensor_parallel * layout.pipeline_parallel;
   Status valid = validate_parallel_layout(model.config, model.sources, layout);
@@ -126,10 +127,21 @@ Result<std::unique_ptr<ModelRunner>> create_model_runner(const LoadedModel& mode
         .device_index = parallel.devices.empty() ? 0 : parallel.devices[0]});
     if (!made) return made.error();
     backend = std::move(*made);
-    Result<std::unique_ptr<LlamaModel>> runner = LlamaModel::create(*backend, model, kv);
+    Result<std::unique_ptr<LlamaModel>> runner = LlamaModel::create(*backend, model, kv_in);
     if (!runner) return runner.error();
-    return std::unique_ptr<ModelRunner>(std::move(*runner));
+    ModelRunnerSetup setup{.kv_blocks = kv_in.n_blocks};
+    if (kv_in.n_blocks == 0) {
+      Result<KvBudget> budget = size_and_allocate_kv(**runner, *backend, sizing);
+      if (!budget) return budget.error();
+      setup.kv_blocks = static_cast<int32_t>(budget->n_blocks);
+      setup.kv_explanation = budget->explanation;
+    }
+    setup.runner = std::move(*runner);
+    return setup;
   }
+  // Several ranks: the pool is what the engine asks for (no per-rank profiling yet).
+  KvCacheOptions kv = kv_in;
+  if (kv.n_blocks == 0) kv.n_blocks = static_cast<int32_t>(std::max(sizing.blocks_wanted, sizing.blocks_required));
   // The CPU ranks share the machine's threads.
   int total_threads = parallel.n_threads > 0 ? parallel.n_threads : default_thread_count();
   int ranks_here = parallel.processes ? parallel.processes->local_size() : world;
@@ -158,7 +170,7 @@ Result<std::unique_ptr<ModelRunner>> create_model_runner(const LoadedModel& mode
                  .collective_timeout = std::chrono::seconds(parallel.collective_timeout_seconds),
              });
   if (!executor) return executor.error();
-  return std::unique_ptr<ModelRunner>(std::move(*executor));
+  return ModelRunnerSetup{.runner = std::move(*executor), .kv_blocks = kv.n_blocks};
 }
 
 }  // namespace llm

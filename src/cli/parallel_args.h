@@ -13,6 +13,7 @@
 
 #include "cli/args.h"
 #include "dist/process_group.h"
+#include "model/kv_sizing.h"
 #include "model/llama/llama_model.h"
 #include "model/tensor_parallel.h"
 
@@ -36,9 +37,18 @@ inline const char* const kParallelOptions[] = {"--tp", "--pp", "--devices", "--c
 
 Result<ParallelArgs> parse_parallel_args(const Args& args, const std::string& device, int n_threads);
 
+struct ModelRunnerSetup {
+  std::unique_ptr<ModelRunner> runner;
+  int32_t kv_blocks = 0;       // the KV pool's size, in blocks of kv.block_size tokens
+  std::string kv_explanation;  // why that size (empty when the caller fixed it)
+};
+
 // A LlamaModel on one device for TP=1, PP=1 without --devices; a ParallelExecutor otherwise.
-// The error names the model's valid sizes when the layout does not fit it.
-Result<std::unique_ptr<ModelRunner>> create_model_runner(const LoadedModel& model, const ParallelArgs& parallel,
-                                                         const KvCacheOptions& kv, std::unique_ptr<Backend>& backend);
+// The error names the model's valid sizes when the layout does not fit it. kv.n_blocks > 0 fixes
+// the KV pool; 0 sizes it from `sizing`: on one GPU from the memory left after the weights and a
+// profiling step, elsewhere (CPU, several ranks) as sizing.blocks_wanted.
+Result<ModelRunnerSetup> create_model_runner(const LoadedModel& model, const ParallelArgs& parallel,
+                                             const KvCacheOptions& kv, const KvSizingOptions& sizing,
+                                             std::unique_ptr<Backend>& backend);
 
 }  // namespace llm

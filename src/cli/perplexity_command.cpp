@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/memory_args.h"
 #include "cli/parallel_args.h"
 #include "model/llama/llama_model.h"
 #include "model/loader.h"
@@ -22,7 +23,7 @@ namespace llm {
 namespace {
 
 const ArgSpec kPerplexitySpec{
-    .options_with_value = {"--file", "--ctx", "--stride", "--tokenizer", "--device", "--threads", "--kv-block-size",
+    .options_with_value = {"--file", "--ctx", "--stride", "--tokenizer", "--device", "--threads", "--kv-block-size", "--kv-dtype",
                            "--tp", "--pp", "--devices", "--collective-timeout"},
     .flags = {"--json", "--help"},
 };
@@ -189,9 +190,14 @@ int perplexity_command(const std::vector<std::string>& argv) {
 
   std::unique_ptr<Backend> backend;  // the single-device case's; parallel ranks own theirs
   const int32_t n_blocks = (options.ctx + options.kv_block_size - 1) / options.kv_block_size;
-  Result<std::unique_ptr<ModelRunner>> model = create_model_runner(
-      **loaded, *parallel, KvCacheOptions{.n_blocks = n_blocks, .block_size = options.kv_block_size}, backend);
-  if (!model) return fail(model.error());
+  Result<MemoryArgs> memory = parse_memory_args(args, parallel->device);
+  if (!memory) return fail(memory.error());
+  Result<ModelRunnerSetup> setup = create_model_runner(
+      **loaded, *parallel,
+      KvCacheOptions{.n_blocks = n_blocks, .block_size = options.kv_block_size, .dtype = memory->kv_dtype},
+      KvSizingOptions{}, backend);
+  if (!setup) return fail(setup.error());
+  ModelRunner* model = setup->runner.get();
 
   const bool json = args.flag("--json");
   Result<std::vector<PerplexityWindow>> planned = perplexity_windows(static_cast<int64_t>(ids->size()), options.ctx,
@@ -205,7 +211,7 @@ int perplexity_command(const std::vector<std::string>& argv) {
       if (done == n_windows) std::fprintf(stderr, "\n");
     };
   }
-  Result<PerplexityResult> result = sliding_window_perplexity(**model, *ids, options);
+  Result<PerplexityResult> result = sliding_window_perplexity(*model, *ids, options);
   if (!result) return fail(result.error());
   const double evaluated_tps = result->seconds > 0 ? static_cast<double>(result->n_evaluated) / result->seconds : 0;
   const double scored_tps = result->seconds > 0 ? static_cast<double>(result->n_scored) / result->seconds : 0;

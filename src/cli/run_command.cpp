@@ -11,6 +11,7 @@
 #include "backend/registry.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/memory_args.h"
 #include "cli/parallel_args.h"
 #include "engine/generator.h"
 #include "model/llama/llama_model.h"
@@ -26,7 +27,7 @@ namespace {
 const ArgSpec kRunSpec{
     .options_with_value = {"--prompt", "--prompt-tokens", "--max-tokens", "--temperature", "--top-p", "--top-k",
                            "--min-p", "--repetition-penalty", "--seed", "--device", "--threads", "--kv-block-size",
-                           "--tp", "--pp", "--devices", "--collective-timeout", "--launcher"},
+                           "--tp", "--pp", "--devices", "--collective-timeout", "--launcher", "--kv-dtype"},
     .flags = {"--ignore-eos", "--json", "--help"},
 };
 
@@ -34,6 +35,7 @@ const char* kRunUsage =
     "usage: llama run [MODEL] (--prompt TEXT | --prompt-tokens 1,2,3) [--max-tokens N]\n"
     "                 [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R]\n"
     "                 [--seed S] [--ignore-eos] [--device cpu|cuda] [--threads N] [--json]\n"
+    "                 [--kv-dtype auto|f32|f16|bf16] (auto: bf16 on cuda, f32 on cpu)\n"
     "                 [--tp N|auto] [--pp N] [--devices 0,1,...] [--collective-timeout SECONDS]\n"
     "                 [--launcher auto|threads|mpi]\n"
     "Under mpirun each process runs one rank (tp x pp processes); only rank 0 prints.\n"
@@ -128,6 +130,9 @@ int run_command(const std::vector<std::string>& argv) {
       parse_parallel_args(args, args.value("--device").value_or("cpu"), static_cast<int>(*threads));
   if (!parallel) return fail(parallel.error());
 
+  Result<MemoryArgs> memory = parse_memory_args(args, parallel->device);
+  if (!memory) return fail(memory.error());
+
   auto load_start = std::chrono::steady_clock::now();
   Result<std::unique_ptr<LoadedModel>> loaded = load_model(model_path, LoadOptions{});
   if (!loaded) return fail_rank(*parallel, loaded.error());
@@ -155,9 +160,12 @@ int run_command(const std::vector<std::string>& argv) {
   // The KV pool holds exactly this request (rounded up to whole blocks).
   KvManager kv(static_cast<int32_t>((total + *block_size - 1) / *block_size), static_cast<int32_t>(*block_size));
   std::unique_ptr<Backend> backend;  // the single-device case's; parallel ranks own theirs
-  Result<std::unique_ptr<ModelRunner>> model = create_model_runner(
-      **loaded, *parallel, KvCacheOptions{.n_blocks = kv.pool().n_blocks(), .block_size = kv.block_size()}, backend);
-  if (!model) return fail_rank(*parallel, model.error());
+  Result<ModelRunnerSetup> setup = create_model_runner(
+      **loaded, *parallel,
+      KvCacheOptions{.n_blocks = kv.pool().n_blocks(), .block_size = kv.block_size(), .dtype = memory->kv_dtype},
+      KvSizingOptions{}, backend);
+  if (!setup) return fail_rank(*parallel, setup.error());
+  ModelRunner* model = setup->runner.get();
   double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
 
   bool json = args.flag("--json");
@@ -166,7 +174,7 @@ int run_command(const std::vector<std::string>& argv) {
   std::optional<StreamingDetokenizer> detokenizer;
   if (tokenizer) detokenizer.emplace(**tokenizer, DecodeOptions{.skip_special = true});
   std::string text;
-  Result<GenerateResult> result = generate(**model, kv, prompt, options, [&](int32_t token) {
+  Result<GenerateResult> result = generate(*model, kv, prompt, options, [&](int32_t token) {
     std::string piece;
     if (detokenizer) {
       Result<std::string> decoded = detokenizer->push(token);
@@ -212,6 +220,12 @@ int run_command(const std::vector<std::string>& argv) {
         {"pipeline_parallel", parallel->layout.pipeline_parallel},
         {"peak_rss_bytes", peak_rss_bytes()},
     };
+    // Driver-reported use of the whole device (context included), one device only.
+    if (backend) {
+      if (Result<DeviceMemory> device = backend->device_memory()) {
+        out["device_memory_used_bytes"] = device->total_bytes - device->free_bytes;
+      }
+    }
     std::cout << out.dump() << "\n";
   } else {
     std::printf("\n");

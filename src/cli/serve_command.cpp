@@ -25,7 +25,8 @@ namespace {
 
 const ArgSpec kServeSpec{
     .options_with_value = {"--host", "--port", "--api-key", "--cors-origin", "--model-id", "--max-num-seqs",
-                           "--max-queue", "--kv-tokens", "--kv-block-size", "--step-tokens", "--device", "--threads",
+                           "--max-queue", "--kv-tokens", "--kv-block-size", "--step-tokens", "--device", "--threads", "--kv-dtype",
+                           "--gpu-memory-utilization",
                            "--tp", "--pp", "--devices", "--collective-timeout", "--io-threads", "--max-body-bytes",
                            "--header-timeout", "--shutdown-timeout", "--synthetic", "--dtype"},
     .flags = {"--help", "--quiet", "--no-prefix-caching"},
@@ -36,6 +37,7 @@ const char* kServeUsage =
     "                   [--api-key KEY] [--cors-origin ORIGIN]\n"
     "                   [--model-id NAME] [--max-num-seqs 64] [--max-queue 1024] [--kv-tokens N]\n"
     "                   [--kv-block-size 16] [--step-tokens 512] [--no-prefix-caching]\n"
+    "                   [--kv-dtype auto|f32|f16|bf16] [--gpu-memory-utilization 0.90]\n"
     "                   [--device cpu|cuda] [--threads N] [--tp N|auto] [--pp N] [--devices 0,1,...]\n"
     "                   [--io-threads 2] [--max-body-bytes 8388608] [--header-timeout 15]\n"
     "                   [--shutdown-timeout 30] [--quiet]\n"
@@ -98,7 +100,13 @@ int serve_command(const std::vector<std::string>& argv) {
   if (!parallel) return fail(parallel.error());
 
   std::string model_id = args.value("--model-id").value_or("");
-  EngineSetupOptions engine_options{.max_num_seqs = *max_seqs, .kv_tokens = *kv_tokens, .kv_block_size = *block_size};
+  Result<MemoryArgs> memory = parse_memory_args(args, parallel->device);
+  if (!memory) return fail(memory.error());
+  EngineSetupOptions engine_options{.max_num_seqs = *max_seqs,
+                                    .kv_tokens = *kv_tokens,
+                                    .kv_block_size = *block_size,
+                                    .max_step_tokens = *step_tokens,
+                                    .memory = *memory};
   Result<stack::InlineEngineParts> parts = make_error(ErrorCode::kInvalidArgument, "no model");
   if (synthetic) {
     Result<LlamaConfig> synthetic_shape = synthetic_config(*synthetic);

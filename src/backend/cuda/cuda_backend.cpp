@@ -5,6 +5,8 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -20,6 +22,10 @@ namespace {
 using cuda::check_cuda;
 
 constexpr size_t kGemmWorkspaceBytes = 32u << 20;  // cuBLASLt's split-K / stream-K scratch
+// Uploads of at least this size are staged through pinned buffers (weights; not a step's indices).
+constexpr int64_t kStagedCopyMinBytes = 1 << 20;
+constexpr int kStagingBuffers = 3;
+constexpr int64_t kStagingBytes = 16 << 20;
 
 bool is_half(DType dtype) { return dtype == DType::kF16 || dtype == DType::kBF16; }
 
@@ -74,6 +80,10 @@ class CudaBackend final : public Backend {
 
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
+    for (int i = 0; i < kStagingBuffers; ++i) {
+      if (staging_[i] != nullptr) cudaFreeHost(staging_[i]);
+      if (staging_done_[i] != nullptr) cudaEventDestroy(staging_done_[i]);
+    }
     gemm_.reset();
     cudaFree(gemm_workspace_);
     cudaStreamDestroy(stream_);
@@ -89,8 +99,12 @@ class CudaBackend final : public Backend {
 
   void copy_from_host(TensorView dst, const void* src) override {
     if (dst.bytes() == 0) return;
-    check_cuda(cudaMemcpyAsync(dst.data, src, static_cast<size_t>(dst.bytes()), cudaMemcpyHostToDevice, stream_),
-               "cudaMemcpyAsync(host to device)");
+    if (dst.bytes() < kStagedCopyMinBytes || recording_ != nullptr) {
+      check_cuda(cudaMemcpyAsync(dst.data, src, static_cast<size_t>(dst.bytes()), cudaMemcpyHostToDevice, stream_),
+                 "cudaMemcpyAsync(host to device)");
+      return;
+    }
+    staged_copy_from_host(static_cast<std::byte*>(dst.data), static_cast<const std::byte*>(src), dst.bytes());
   }
 
   void copy_to_host(void* dst, TensorView src) override {
@@ -100,7 +114,42 @@ class CudaBackend final : public Backend {
     check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
   }
 
+  // Large uploads (weights) go through pinned staging buffers in turn: the host copies chunk
+  // i + 1 (from a file's mmap, page cache) while the DMA engine moves chunk i. A pageable
+  // cudaMemcpyAsync would stage through the driver's own small buffers and wait for each.
+  void staged_copy_from_host(std::byte* dst, const std::byte* src, int64_t bytes) {
+    if (staging_[0] == nullptr) {
+      for (int i = 0; i < kStagingBuffers; ++i) {
+        check_cuda(cudaHostAlloc(&staging_[i], kStagingBytes, cudaHostAllocDefault), "cudaHostAlloc(staging)");
+        check_cuda(cudaEventCreateWithFlags(&staging_done_[i], cudaEventDisableTiming), "cudaEventCreate");
+        check_cuda(cudaEventRecord(staging_done_[i], stream_), "cudaEventRecord");
+      }
+    }
+    for (int64_t offset = 0; offset < bytes; offset += kStagingBytes) {
+      const size_t chunk = static_cast<size_t>(std::min<int64_t>(kStagingBytes, bytes - offset));
+      const int i = next_staging_;
+      next_staging_ = (next_staging_ + 1) % kStagingBuffers;
+      check_cuda(cudaEventSynchronize(staging_done_[i]), "cudaEventSynchronize(staging)");  // its last DMA is done
+      std::memcpy(staging_[i], src + offset, chunk);
+      check_cuda(cudaMemcpyAsync(dst + offset, staging_[i], chunk, cudaMemcpyHostToDevice, stream_),
+                 "cudaMemcpyAsync(staged host to device)");
+      check_cuda(cudaEventRecord(staging_done_[i], stream_), "cudaEventRecord");
+    }
+  }
+
   void synchronize() override { check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
+
+  Result<DeviceMemory> device_memory() const override {
+    check_cuda(cudaSetDevice(options_.device_index), "cudaSetDevice");
+    size_t free_bytes = 0, total_bytes = 0;
+    check_cuda(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+    return DeviceMemory{.total_bytes = static_cast<int64_t>(total_bytes), .free_bytes = static_cast<int64_t>(free_bytes)};
+  }
+
+  void release_cached_memory() override {
+    check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");  // cached blocks may still be read
+    pool_->release_cached();
+  }
 
   bool can_record() const override { return true; }
 
@@ -141,6 +190,11 @@ class CudaBackend final : public Backend {
                           out.as<float>(), stream_);
   }
 
+  void do_add_rms_norm(TensorView x, TensorView residual, TensorView weight, float eps, TensorView out) override {
+    cuda::launch_add_rms_norm(x.as<float>(), residual.as<const float>(), weight.data, weight.dtype, eps, x.shape[0],
+                              x.shape[1], out.as<float>(), stream_);
+  }
+
   void do_linear(TensorView x, TensorView weight, TensorView out) override;
 
   void do_rope(TensorView x, TensorView positions, TensorView inv_freq, RopeLayout layout) override {
@@ -152,6 +206,29 @@ class CudaBackend final : public Backend {
     cuda::launch_kv_write(k.as<const float>(), v.as<const float>(), k.shape[0], k.shape[1] * k.shape[2],
                           slots.as<const int32_t>(), cache.k.shape[0] * cache.k.shape[1], cache.k.data, cache.v.data,
                           cache.k.dtype, stream_);
+  }
+
+  void do_rope_kv_write(TensorView q, TensorView k, TensorView v, TensorView positions, TensorView inv_freq,
+                        RopeLayout layout, KvCacheView cache, TensorView slots) override {
+    bool interleaved = false;
+    switch (layout) {
+      case RopeLayout::kInterleaved: interleaved = true; break;
+      case RopeLayout::kHalfSplit: interleaved = false; break;
+    }
+    cuda::launch_rope_kv_write(
+        cuda::RopeKvWriteArgs{.q = q.as<float>(),
+                              .k = k.as<float>(),
+                              .v = v.as<const float>(),
+                              .positions = positions.as<const int32_t>(),
+                              .inv_freq = inv_freq.as<const float>(),
+                              .slots = slots.as<const int32_t>(),
+                              .n = q.shape[0],
+                              .n_heads = q.shape[1],
+                              .n_kv_heads = k.shape[1],
+                              .head_dim = q.shape[2],
+                              .n_slots = cache.k.shape[0] * cache.k.shape[1],
+                              .interleaved = interleaved},
+        cache.k.data, cache.v.data, cache.k.dtype, stream_);
   }
 
   void do_paged_attention(TensorView q, KvCacheView cache, const AttentionBatch& batch, TensorView out) override;
@@ -190,6 +267,10 @@ class CudaBackend final : public Backend {
   void* gemm_workspace_ = nullptr;
   std::unique_ptr<cuda::LtGemm> gemm_;
   std::unique_ptr<CudaStepRecording> recording_;  // between begin_recording and end_recording
+  // Pinned staging for large uploads, taken at the first one; an event marks each buffer's DMA.
+  void* staging_[kStagingBuffers] = {};
+  cudaEvent_t staging_done_[kStagingBuffers] = {};
+  int next_staging_ = 0;
 };
 
 void CudaBackend::do_linear(TensorView x, TensorView weight, TensorView out) {

@@ -88,6 +88,11 @@ void DevicePool::release(void* pointer, int64_t rounded_bytes) {
   free_blocks_.emplace(rounded_bytes, pointer);
 }
 
+void DevicePool::release_cached() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  free_cached_locked();
+}
+
 int64_t DevicePool::bytes_in_use() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return bytes_in_use_;

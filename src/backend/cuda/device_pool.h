@@ -26,6 +26,10 @@ class DevicePool : public std::enable_shared_from_this<DevicePool> {
   // The Buffer keeps the pool alive, so a Buffer may outlive the backend that made it.
   Result<Buffer> allocate(int64_t bytes);
 
+  // Returns the cached (free) blocks to the driver. The caller makes sure no queued work still
+  // uses them (they were released to the pool while their last users may still be queued).
+  void release_cached();
+
   int64_t bytes_in_use() const;
   int64_t peak_bytes_in_use() const;
 

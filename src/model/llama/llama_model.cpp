@@ -28,7 +28,7 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::create(Backend& backend, const L
 
 Result<std::unique_ptr<LlamaModel>> LlamaModel::create_rank(const RankContext& rank, const LoadedModel& model,
                                                             const KvCacheOptions& kv_options) {
-  if (kv_options.n_blocks <= 0 || kv_options.block_size <= 0) {
+  if (kv_options.n_blocks < 0 || kv_options.block_size <= 0) {
     return make_error(ErrorCode::kInvalidArgument,
                       str("kv cache: ", kv_options.n_blocks, " blocks of ", kv_options.block_size, " tokens"));
   }
@@ -45,25 +45,43 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::create_rank(const RankContext& r
   if (!host) return host.error();
   Status status = self->place_weights(std::move(*host));
   if (!status) return status.error();
-  const LlamaConfig& c = self->config_;
-  Shape kv_shape{kv_options.n_blocks, kv_options.block_size, shard.kv_heads.size(), c.head_dim};
-  int64_t kv_bytes = TensorView{nullptr, kv_options.dtype, kv_shape}.bytes();
-  for (int64_t layer = shard.layers.begin; layer < shard.layers.end; ++layer) {
-    Result<Buffer> k = rank.backend.allocate(kv_bytes);
-    if (!k) return k.error();
-    Result<Buffer> v = rank.backend.allocate(kv_bytes);
-    if (!v) return v.error();
-    self->kv_layers_.push_back(KvCacheView{k->view(kv_options.dtype, kv_shape), v->view(kv_options.dtype, kv_shape)});
-    self->kv_buffers_.push_back(std::move(*k));
-    self->kv_buffers_.push_back(std::move(*v));
+  if (kv_options.n_blocks > 0) {
+    Status kv = self->allocate_kv_cache(kv_options.n_blocks);
+    if (!kv) return kv.error();
   }
   Result<Buffer> freqs =
       rank.backend.allocate(static_cast<int64_t>(model.rope_inverse_frequencies.size() * sizeof(float)));
   if (!freqs) return freqs.error();
   self->rope_inv_freq_ = std::move(*freqs);
-  rank.backend.copy_from_host(self->rope_inv_freq_.view(DType::kF32, {c.head_dim / 2}),
+  rank.backend.copy_from_host(self->rope_inv_freq_.view(DType::kF32, {self->config_.head_dim / 2}),
                               model.rope_inverse_frequencies.data());
   return self;
+}
+
+int64_t LlamaModel::kv_bytes_per_block() const {
+  const Shape block{1, kv_options_.block_size, shard_.kv_heads.size(), config_.head_dim};
+  return 2 * shard_.layers.size() * TensorView{nullptr, kv_options_.dtype, block}.bytes();
+}
+
+Status LlamaModel::allocate_kv_cache(int32_t n_blocks) {
+  LLM_CHECK(n_blocks >= 0, "kv cache of ", n_blocks, " blocks");
+  kv_layers_.clear();
+  kv_buffers_.clear();  // freed before the new pool is taken: both need not fit at once
+  step_recordings_.clear();  // they hold views of the old pool
+  kv_options_.n_blocks = n_blocks;
+  if (n_blocks == 0) return {};
+  const Shape kv_shape{n_blocks, kv_options_.block_size, shard_.kv_heads.size(), config_.head_dim};
+  const int64_t kv_bytes = TensorView{nullptr, kv_options_.dtype, kv_shape}.bytes();
+  for (int64_t layer = shard_.layers.begin; layer < shard_.layers.end; ++layer) {
+    Result<Buffer> k = backend_.allocate(kv_bytes);
+    if (!k) return k.error();
+    Result<Buffer> v = backend_.allocate(kv_bytes);
+    if (!v) return v.error();
+    kv_layers_.push_back(KvCacheView{k->view(kv_options_.dtype, kv_shape), v->view(kv_options_.dtype, kv_shape)});
+    kv_buffers_.push_back(std::move(*k));
+    kv_buffers_.push_back(std::move(*v));
+  }
+  return {};
 }
 
 Status LlamaModel::place_weights(ShardWeights host) {
@@ -153,6 +171,37 @@ int64_t recorded_table_width(int64_t max_blocks_per_seq) {
 }
 
 }  // namespace
+
+int64_t LlamaModel::recorded_steps_reserve_bytes(int64_t max_rows) const {
+  if (!backend_.can_record() || comm_->world_size() > 1 || !shard_.first_stage() || !shard_.last_stage()) return 0;
+  const int64_t rows = std::min(max_rows, kMaxRecordedRows);
+  // A recording's activations and indices (block tables up to 1,024 blocks wide), plus half
+  // again for the scratch its ops keep (bf16 copies of x, attention partials).
+  const StepShape shape = step_shape(rows, rows, 1024, rows);
+  return static_cast<int64_t>(kMaxStepRecordings) * (shape.floats + shape.ints) * 4 * 3 / 2;
+}
+
+Status LlamaModel::run_profile_step(int64_t rows, int64_t logit_rows) {
+  const int64_t block_size = kv_options_.block_size;
+  const int64_t n_blocks = (rows + block_size - 1) / block_size;
+  LLM_CHECK(rows > 0 && logit_rows > 0 && logit_rows <= rows && n_blocks <= kv_options_.n_blocks, "profile step of ",
+            rows, " rows (", logit_rows, " logit rows) on a pool of ", kv_options_.n_blocks, " blocks");
+  ForwardBatch batch;
+  for (int64_t i = 0; i < rows; ++i) {
+    batch.tokens.push_back(static_cast<int32_t>(i % config_.vocab_size));
+    batch.positions.push_back(static_cast<int32_t>(i));
+    batch.slots.push_back(static_cast<int32_t>(i));  // block i / block_size of the identity table
+  }
+  batch.query_start = {0, static_cast<int32_t>(rows)};
+  for (int64_t b = 0; b < n_blocks; ++b) batch.block_tables.push_back(static_cast<int32_t>(b));
+  batch.max_blocks_per_seq = static_cast<int32_t>(n_blocks);
+  for (int64_t i = rows - logit_rows; i < rows; ++i) batch.logit_rows.push_back(static_cast<int32_t>(i));
+  std::vector<float> hidden_in(shard_.first_stage() ? 0 : static_cast<size_t>(rows * config_.dim), 0.0f);
+  std::vector<float> out;
+  Status status = forward_stage(batch, hidden_in, out);
+  backend_.synchronize();
+  return status;
+}
 
 LlamaModel::StepShape LlamaModel::step_shape(int64_t n, int64_t n_seqs, int64_t table_width, int64_t n_out) const {
   const LlamaConfig& c = config_;
@@ -253,6 +302,7 @@ Status LlamaModel::forward_stage(const ForwardBatch& batch, std::span<const floa
   LLM_CHECK(shard_.first_stage() || static_cast<int64_t>(hidden_in.size()) == n * c.dim, "stage ", shard_.pp_stage,
             ": hidden_in has ", hidden_in.size(), " floats, expected ", n * c.dim);
   const int64_t n_out = shard_.last_stage() ? static_cast<int64_t>(batch.logit_rows.size()) : 0;
+  LLM_CHECK(kv_options_.n_blocks > 0, "forward before the KV pool was allocated");
 
   // Decode steps on one device replay a recording of the whole step: the indices are copied into
   // the recording's fixed buffer, then every kernel runs with one launch.
@@ -328,13 +378,16 @@ Status LlamaModel::enqueue_step(const StepShape& shape, const StepViews& views) 
     backend_.embedding(weights_.token_embedding, views.tokens, x, shard_.vocab.begin);
     if (!(status = comm.all_reduce_sum(x))) return status;
   }
-  for (size_t layer = 0; layer < weights_.layers.size(); ++layer) {
+  // Each sublayer's residual add is fused with the norm that follows it (the next sublayer's
+  // input norm); only the stage's first norm and last add stand alone.
+  const size_t n_layers = weights_.layers.size();
+  if (n_layers > 0) backend_.rms_norm(x, weights_.layers[0].attention_norm, eps, h);
+  for (size_t layer = 0; layer < n_layers; ++layer) {
     const LayerWeights& w = weights_.layers[layer];
     const KvCacheView& cache = kv_layers_[layer];
     const StackedLayer stacked = layer < stacked_.size() ? stacked_[layer] : StackedLayer{};
-    // Attention block: x += wo(attention(rope(wq h), rope(wk h), wv h)), h = norm(x). Each rank
-    // attends with its heads; wo (row-parallel) gives partial sums over heads, all-reduced.
-    backend_.rms_norm(x, w.attention_norm, eps, h);
+    // Attention block: x += wo(attention(rope(wq h), rope(wk h), wv h)), h = norm(x) on entry.
+    // Each rank attends with its heads; wo (row-parallel) gives partial sums over heads, all-reduced.
     if (one_row && stacked.qkv.data != nullptr) {
       backend_.linear(h, stacked.qkv, qkv);  // = wq h | wk h | wv h, one pass over the weights
     } else {
@@ -343,17 +396,14 @@ Status LlamaModel::enqueue_step(const StepShape& shape, const StepViews& views) 
       backend_.linear(h, w.wv, v);
     }
     TensorView q_heads = q.reshape({n, n_heads, c.head_dim});
-    TensorView k_heads = k.reshape({n, n_kv_heads, c.head_dim});
-    backend_.rope(q_heads, views.positions, inv_freq, rope_layout_);
-    backend_.rope(k_heads, views.positions, inv_freq, rope_layout_);
-    backend_.kv_write(k_heads, v.reshape({n, n_kv_heads, c.head_dim}), cache, views.slots);
+    backend_.rope_kv_write(q_heads, k.reshape({n, n_kv_heads, c.head_dim}), v.reshape({n, n_kv_heads, c.head_dim}),
+                           views.positions, inv_freq, rope_layout_, cache, views.slots);
     backend_.paged_attention(q_heads, cache, views.attention, views.attn.reshape({n, n_heads, c.head_dim}));
     backend_.linear(views.attn, w.wo, h);
     if (!(status = comm.all_reduce_sum(h))) return status;
-    backend_.add(x, h, x);
-    // Feed-forward block: x += w2(silu(w1 h) * w3 h), h = norm(x). Each rank runs its ffn slice;
-    // w2 (row-parallel) gives partial sums, all-reduced.
-    backend_.rms_norm(x, w.ffn_norm, eps, h);
+    backend_.add_rms_norm(x, h, w.ffn_norm, eps, h);  // x += h; h = norm(x)
+    // Feed-forward block: x += w2(silu(w1 h) * w3 h). Each rank runs its ffn slice; w2
+    // (row-parallel) gives partial sums, all-reduced.
     if (one_row && stacked.gate_up.data != nullptr) {
       backend_.linear(h, stacked.gate_up, gate_up);  // = w1 h | w3 h
     } else {
@@ -363,7 +413,11 @@ Status LlamaModel::enqueue_step(const StepShape& shape, const StepViews& views) 
     backend_.silu_mul(gate, views.up, gate);
     backend_.linear(gate, w.w2, h);
     if (!(status = comm.all_reduce_sum(h))) return status;
-    backend_.add(x, h, x);
+    if (layer + 1 < n_layers) {
+      backend_.add_rms_norm(x, h, weights_.layers[layer + 1].attention_norm, eps, h);
+    } else {
+      backend_.add(x, h, x);
+    }
   }
   // Only the requested rows go through the final norm and the (large) output projection (none
   // for a prefill chunk that is not a prompt's last; every rank sees the same batch, so all skip).

@@ -23,7 +23,7 @@
 namespace llm {
 
 struct KvCacheOptions {
-  int32_t n_blocks = 0;
+  int32_t n_blocks = 0;  // 0: none yet; the caller sizes the pool later (allocate_kv_cache)
   int32_t block_size = 16;
   DType dtype = DType::kF32;  // f32 | f16 | bf16
 };
@@ -63,6 +63,18 @@ class LlamaModel final : public ModelRunner {
   const KvCacheOptions& kv_options() const { return kv_options_; }
   const RankShard& shard() const { return shard_; }
   int64_t host_copied_bytes() const { return host_copied_bytes_; }
+
+  // ---- KV pool sizing (model/kv_sizing.h drives these) ----
+  // Bytes one KV block takes on this rank: K and V of every layer of its stage, its kv heads.
+  int64_t kv_bytes_per_block() const;
+  // Replaces the KV pool by one of n_blocks (0: none). Cached contents are lost.
+  Status allocate_kv_cache(int32_t n_blocks);
+  // Runs one step of `rows` tokens of one sequence (positions 0..rows-1; the pool must hold them)
+  // with `logit_rows` logit rows, so that the backend's memory shows the largest step's peak.
+  Status run_profile_step(int64_t rows, int64_t logit_rows);
+  // Device memory that recorded decode steps (CUDA graphs) may take on top of eager steps: each
+  // recording owns its activations, and a step of up to max_rows rows is recorded.
+  int64_t recorded_steps_reserve_bytes(int64_t max_rows) const;
 
   // The whole model (one pipeline stage): logits gets [logit_rows.size(), vocab] floats.
   Status forward(const ForwardBatch& batch, std::vector<float>& logits) override;

@@ -30,6 +30,16 @@ __device__ __forceinline__ float load_dense(const void* data, DType dtype, int64
   return __int_as_float(0x7fc00000);  // quantized types are read by piece, never here
 }
 
+// f32 -> the cache's element type, round to nearest even.
+template <typename T>
+__device__ __forceinline__ T from_float(float value);
+template <>
+__device__ __forceinline__ float from_float<float>(float value) { return value; }
+template <>
+__device__ __forceinline__ __half from_float<__half>(float value) { return __float2half_rn(value); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float value) { return __float2bfloat16_rn(value); }
+
 template <typename T>
 __device__ __forceinline__ float to_float(T value);
 template <>

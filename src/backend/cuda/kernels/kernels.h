@@ -27,9 +27,28 @@ void launch_rms_norm(const float* x, const void* weight, DType weight_dtype, flo
 void launch_rope(float* x, int64_t n, int64_t n_heads, int64_t head_dim, const int32_t* positions,
                  const float* inv_freq, RopeLayout layout, cudaStream_t stream);
 
+// rope(q), rope(k), then k and v written to the cache at slots[i], in one kernel.
+struct RopeKvWriteArgs {
+  float* q;                // [n, n_heads, head_dim], rotated in place
+  float* k;                // [n, n_kv_heads, head_dim], rotated in place
+  const float* v;          // [n, n_kv_heads, head_dim]
+  const int32_t* positions;  // [n]
+  const float* inv_freq;   // [head_dim / 2]
+  const int32_t* slots;    // [n]
+  int64_t n, n_heads, n_kv_heads, head_dim;
+  int64_t n_slots;         // cache rows: n_blocks * block_size
+  bool interleaved;        // RopeLayout::kInterleaved
+};
+void launch_rope_kv_write(const RopeKvWriteArgs& args, void* k_cache, void* v_cache, DType cache_dtype,
+                          cudaStream_t stream);
+
 // k, v f32 [n, row_elements] -> caches [n_slots, row_elements] of cache_dtype at slots[i].
 void launch_kv_write(const float* k, const float* v, int64_t n, int64_t row_elements, const int32_t* slots,
                      int64_t n_slots, void* k_cache, void* v_cache, DType cache_dtype, cudaStream_t stream);
+
+// x += residual, then out = rms_norm(x) * weight.  x, residual, out f32 [n, dim]; out may alias residual.
+void launch_add_rms_norm(float* x, const float* residual, const void* weight, DType weight_dtype, float eps, int64_t n,
+                         int64_t dim, float* out, cudaStream_t stream);
 
 // Elementwise, all f32 [count]; out may alias the inputs.
 void launch_silu_mul(const float* gate, const float* up, float* out, int64_t count, cudaStream_t stream);

@@ -1,21 +1,10 @@
 // Paged-KV write: one block per token row, threads over the row's n_kv_heads * head_dim elements.
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/kernels/dtype_load.cuh"
 #include "backend/cuda/kernels/kernels.h"
-
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 
 namespace llm::cuda {
 namespace {
-
-template <typename T>
-__device__ __forceinline__ T from_float(float value);
-template <>
-__device__ __forceinline__ float from_float<float>(float value) { return value; }
-template <>
-__device__ __forceinline__ __half from_float<__half>(float value) { return __float2half_rn(value); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float value) { return __float2bfloat16_rn(value); }
 
 // k, v f32 [n, row_elements]; caches [n_slots, row_elements].
 template <typename T>

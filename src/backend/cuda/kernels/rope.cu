@@ -1,8 +1,7 @@
-// RoPE: one thread per (row, head, pair). The angle is the f32 product position * inv_freq, as
-// transformers computes it; cos and sin of that angle in double, as the reference does, so both
-// agree to the last bit on the rotation (llama3 frequency scaling is already in inv_freq).
+// RoPE: one thread per (row, head, pair); the rotation itself is in rope_math.cuh.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels/kernels.h"
+#include "backend/cuda/kernels/rope_math.cuh"
 
 namespace llm::cuda {
 namespace {
@@ -15,17 +14,7 @@ __global__ void rope_pairs(float* x, int64_t n_heads, int64_t head_dim, const in
   const int64_t half = head_dim / 2;
   const int64_t j = index % half;
   const int64_t head = index / half;  // row * n_heads + h
-  const int64_t row = head / n_heads;
-  const float angle = __fmul_rn(static_cast<float>(positions[row]), inv_freq[j]);
-  double sin_angle, cos_angle;
-  sincos(static_cast<double>(angle), &sin_angle, &cos_angle);
-  const float cos_f = static_cast<float>(cos_angle), sin_f = static_cast<float>(sin_angle);
-  float* base = x + head * head_dim;
-  const int64_t first = interleaved ? 2 * j : j;
-  const int64_t second = interleaved ? 2 * j + 1 : j + half;
-  const double x0 = base[first], x1 = base[second];
-  base[first] = static_cast<float>(x0 * cos_f - x1 * sin_f);
-  base[second] = static_cast<float>(x0 * sin_f + x1 * cos_f);
+  rope_rotate_pair(x + head * head_dim, head_dim, j, positions[head / n_heads], inv_freq, interleaved);
 }
 
 }  // namespace

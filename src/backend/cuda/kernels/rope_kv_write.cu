@@ -1,0 +1,70 @@
+// RoPE of q and k and the paged-KV write of k and v in one kernel: one block per token row. A
+// thread that rotates a k pair writes the rotated pair to the cache itself, so nothing waits for
+// anything; the arithmetic is rope_math.cuh's, the same bits as the separate rope + kv_write.
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/kernels/dtype_load.cuh"
+#include "backend/cuda/kernels/kernels.h"
+#include "backend/cuda/kernels/rope_math.cuh"
+
+namespace llm::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+// q f32 [n, n_heads, head_dim], k and v f32 [n, n_kv_heads, head_dim]; caches [n_slots, n_kv_heads * head_dim].
+template <typename T>
+__global__ void rope_kv_write_rows(RopeKvWriteArgs a, T* k_cache, T* v_cache) {
+  const int64_t row = blockIdx.x;
+  const int32_t position = a.positions[row];
+  const int64_t slot = a.slots[row];
+  const bool slot_valid = slot >= 0 && slot < a.n_slots;  // a caller bug otherwise; never write outside the pool
+  const int64_t half = a.head_dim / 2, row_elements = a.n_kv_heads * a.head_dim;
+  for (int64_t p = threadIdx.x; p < (a.n_heads + a.n_kv_heads) * half; p += kThreads) {
+    const int64_t head = p / half, j = p % half;
+    if (head < a.n_heads) {
+      rope_rotate_pair(a.q + (row * a.n_heads + head) * a.head_dim, a.head_dim, j, position, a.inv_freq, a.interleaved);
+      continue;
+    }
+    const int64_t kv_head = head - a.n_heads;
+    float* k_head = a.k + row * row_elements + kv_head * a.head_dim;
+    const RopePair pair = rope_rotate_pair(k_head, a.head_dim, j, position, a.inv_freq, a.interleaved);
+    if (slot_valid) {
+      T* cached = k_cache + slot * row_elements + kv_head * a.head_dim;
+      cached[pair.first] = from_float<T>(k_head[pair.first]);
+      cached[pair.second] = from_float<T>(k_head[pair.second]);
+    }
+  }
+  if (!slot_valid) return;
+  for (int64_t e = threadIdx.x; e < row_elements; e += kThreads) {
+    v_cache[slot * row_elements + e] = from_float<T>(a.v[row * row_elements + e]);
+  }
+}
+
+}  // namespace
+
+void launch_rope_kv_write(const RopeKvWriteArgs& args, void* k_cache, void* v_cache, DType cache_dtype,
+                          cudaStream_t stream) {
+  if (args.n == 0) return;
+  const auto blocks = static_cast<unsigned>(args.n);
+  switch (cache_dtype) {
+    case DType::kF32:
+      rope_kv_write_rows<<<blocks, kThreads, 0, stream>>>(args, static_cast<float*>(k_cache), static_cast<float*>(v_cache));
+      break;
+    case DType::kF16:
+      rope_kv_write_rows<<<blocks, kThreads, 0, stream>>>(args, static_cast<__half*>(k_cache),
+                                                          static_cast<__half*>(v_cache));
+      break;
+    case DType::kBF16:
+      rope_kv_write_rows<<<blocks, kThreads, 0, stream>>>(args, static_cast<__nv_bfloat16*>(k_cache),
+                                                          static_cast<__nv_bfloat16*>(v_cache));
+      break;
+    case DType::kI32:
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+    case DType::kQ4_K:
+    case DType::kQ6_K: LLM_CHECK(false, "rope_kv_write: cache dtype ", dtype_name(cache_dtype));
+  }
+  check_launch("rope_kv_write");
+}
+
+}  // namespace llm::cuda

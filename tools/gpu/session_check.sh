@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# One call's worth of GPU work for the CUDA backend (build here, run on the GPU machine): the GPU
+# tests, the one-GPU benchmarks of docs/benchmarks.md, the 8,192-token peak-memory run, and the
+# KV planner of `llama serve` on the 8B shape. Logs go to OUT_DIR; a summary is printed last.
+#   tools/gpu/session_check.sh BIN_DIR OUT_DIR [tests|bench|all]
+# BIN_DIR holds llama, cuda_ops_test, golden_test (and any shared libraries they need, found via
+# LD_LIBRARY_PATH=BIN_DIR). The golden fixtures are read from this checkout.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+bin=$(cd "$1" && pwd) out=$2 what=${3:-all}
+mkdir -p "$out"
+export LD_LIBRARY_PATH="$bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+summary=()
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
+if [[ $what == tests || $what == all ]]; then
+  "$bin/cuda_ops_test" --gtest_brief=1 >"$out/ops.log" 2>&1; summary+=("cuda_ops_test exit $?: $(tail -3 "$out/ops.log" | tr '\n' ' ')")
+  LLAMA_TEST_DEVICES=cuda,cuda-fp32 "$bin/golden_test" --gtest_filter='Fixtures/*' --gtest_brief=1 >"$out/golden.log" 2>&1
+  summary+=("golden_test exit $?: $(tail -2 "$out/golden.log" | tr '\n' ' ')")
+fi
+if [[ $what == bench || $what == all ]]; then
+  "$bin/llama" bench --synthetic llama3.1-8b --device cuda --repeat 3 >"$out/bench.txt" 2>&1
+  summary+=("bench exit $?:" "$(cat "$out/bench.txt")")
+  "$bin/llama" bench --synthetic llama3.1-8b --device cuda --prompt-lengths 8192 --prefill-chunk 512 --streams 1 \
+    --stream-prompt 8192 --stream-generate 16 --repeat 1 >"$out/bench_8k.txt" 2>&1
+  summary+=("bench 8k (chunks of 512) exit $?:" "$(cat "$out/bench_8k.txt")")
+  timeout 300 "$bin/llama" serve --synthetic llama3.1-8b --device cuda --port 8399 >"$out/serve.log" 2>&1 &
+  server=$!
+  for _ in $(seq 1 280); do grep -q "KV cache\|error" "$out/serve.log" && break; sleep 1; done
+  kill "$server" 2>/dev/null; wait "$server" 2>/dev/null
+  summary+=("serve plan: $(grep -m1 "KV cache" "$out/serve.log")")
+fi
+printf '%s\n' "${summary[@]}"
