@@ -45,8 +45,8 @@ struct RowParams {
 
 __device__ RowParams load_params(const int32_t* words) {
   static_assert(kTokenSamplingWords == 6);
-  const uint64_t uniform_bits =
-      static_cast<uint64_t>(static_cast<uint32_t>(words[4])) | static_cast<uint64_t>(static_cast<uint32_t>(words[5])) << 32;
+  const uint64_t low = static_cast<uint32_t>(words[4]), high = static_cast<uint32_t>(words[5]);  // little-endian
+  const uint64_t uniform_bits = low | high << 32;
   return RowParams{
       .temperature = __int_as_float(words[0]),
       .top_k = words[1],
