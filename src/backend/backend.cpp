@@ -1,5 +1,8 @@
 #include "backend/backend.h"
 
+#include <limits>
+
+#include "backend/sampling.h"
 #include "util/check.h"
 
 namespace llm {
@@ -159,6 +162,20 @@ void Backend::gather_rows(TensorView x, TensorView rows, TensorView out) {
   LLM_CHECK(out.shape[0] == rows.shape[0] && out.shape[1] == x.shape[1], "gather_rows out: expected [",
             rows.shape[0], ", ", x.shape[1], "], got ", out.shape);
   do_gather_rows(x, rows, out);
+}
+
+void Backend::sample(TensorView logits, TensorView params, TensorView out) {
+  check_f32(logits, "sample logits", 2);
+  check_i32(params, "sample params", 2);
+  check_i32(out, "sample out", 1);
+  const int64_t n = logits.shape[0];
+  LLM_CHECK(n == 0 || logits.shape[1] >= 1, "sample logits: expected a vocab of at least 1, got ", logits.shape);
+  LLM_CHECK(logits.shape[1] <= std::numeric_limits<int32_t>::max(), "sample logits: vocab ", logits.shape[1],
+            " does not fit an i32 token id");
+  LLM_CHECK(params.shape[0] == n && params.shape[1] == kTokenSamplingWords, "sample params: expected [", n, ", ",
+            kTokenSamplingWords, "] (TokenSampling records), got ", params.shape);
+  LLM_CHECK(out.shape[0] == n, "sample out: expected [", n, "], got ", out.shape);
+  do_sample(logits, params, out);
 }
 
 }  // namespace llm

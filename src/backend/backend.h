@@ -175,6 +175,11 @@ class Backend {
   // out[i, :] = x[rows[i], :].  x f32 [n, d]; rows i32 [m]; out f32 [m, d].
   void gather_rows(TensorView x, TensorView rows, TensorView out);
 
+  // out[i] = pick_token(logits[i, :], params[i]) (backend/sampling.h): each row's next token, so
+  // only ids leave the device. logits f32 [n, vocab]; params i32 [n, 6] holding the bytes of n
+  // TokenSampling records (uniforms drawn by the caller); out i32 [n].
+  void sample(TensorView logits, TensorView params, TensorView out);
+
  protected:
   virtual void do_embedding(TensorView table, TensorView ids, TensorView out, int64_t first_row) = 0;
   virtual void do_rms_norm(TensorView x, TensorView weight, float eps, TensorView out) = 0;
@@ -185,6 +190,7 @@ class Backend {
   virtual void do_silu_mul(TensorView gate, TensorView up, TensorView out) = 0;
   virtual void do_add(TensorView a, TensorView b, TensorView out) = 0;
   virtual void do_gather_rows(TensorView x, TensorView rows, TensorView out) = 0;
+  virtual void do_sample(TensorView logits, TensorView params, TensorView out) = 0;
   // Fused ops: by default the ops they fuse, one after the other (the slow twin of a device's
   // fused kernel, and the same arithmetic).
   virtual void do_add_rms_norm(TensorView x, TensorView residual, TensorView weight, float eps, TensorView out) {

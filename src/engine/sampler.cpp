@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
+#include <limits>
+#include <random>
 #include <vector>
 
 #include "util/str.h"
@@ -51,49 +52,26 @@ int32_t Sampler::sample(std::span<const float> logits_in, std::span<const int32_
       logits[token] -= params_.frequency_penalty * static_cast<float>(counts[token]) + params_.presence_penalty;
     }
   }
-  if (params_.temperature <= 0) {
-    return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  return pick_token(logits, next_draw());
+}
+
+bool Sampler::penalty_free() const {
+  return params_.repetition_penalty == 1.0f && params_.presence_penalty == 0.0f && params_.frequency_penalty == 0.0f;
+}
+
+TokenSampling Sampler::next_draw() {
+  TokenSampling draw{
+      .temperature = params_.temperature,
+      .top_k = params_.top_k,
+      .top_p = params_.top_p,
+      .min_p = params_.min_p,
+  };
+  // The canonical draw behind std::uniform_real_distribution<double>(0, mass), which the sampler
+  // used before pick_token existed: the same RNG consumption, the same doubles.
+  if (params_.temperature > 0) {
+    draw.uniform = std::generate_canonical<double, std::numeric_limits<double>::digits>(rng_);
   }
-  // Candidates sorted by logit, highest first (ties: lower id first).
-  std::vector<int32_t> order(logits.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-    return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)];
-  });
-  size_t keep = order.size();
-  if (params_.top_k > 0) keep = std::min(keep, static_cast<size_t>(params_.top_k));
-  // Softmax over the kept candidates at the given temperature (double for the sums).
-  std::vector<double> probs(keep);
-  double max_logit = logits[static_cast<size_t>(order[0])] / params_.temperature;
-  double total = 0;
-  for (size_t i = 0; i < keep; ++i) {
-    probs[i] = std::exp(logits[static_cast<size_t>(order[i])] / params_.temperature - max_logit);
-    total += probs[i];
-  }
-  for (double& p : probs) p /= total;
-  if (params_.top_p < 1.0f) {  // smallest prefix whose mass reaches top_p
-    double cumulative = 0;
-    size_t prefix = 0;
-    while (prefix < keep) {
-      cumulative += probs[prefix++];
-      if (cumulative >= params_.top_p) break;
-    }
-    keep = std::max<size_t>(prefix, 1);
-  }
-  if (params_.min_p > 0.0f) {  // drop candidates below min_p x the top probability
-    double threshold = params_.min_p * probs[0];
-    size_t above = 1;
-    while (above < keep && probs[above] >= threshold) ++above;
-    keep = above;
-  }
-  double mass = 0;
-  for (size_t i = 0; i < keep; ++i) mass += probs[i];
-  double draw = std::uniform_real_distribution<double>(0.0, mass)(rng_);
-  for (size_t i = 0; i < keep; ++i) {
-    draw -= probs[i];
-    if (draw < 0) return order[i];
-  }
-  return order[keep - 1];
+  return draw;
 }
 
 }  // namespace llm

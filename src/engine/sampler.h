@@ -6,6 +6,7 @@
 #include <random>
 #include <span>
 
+#include "backend/sampling.h"
 #include "util/result.h"
 
 namespace llm {
@@ -35,6 +36,13 @@ class Sampler {
   // tokens) and the generated tokens, for the penalties. Ties in greedy mode go to the lowest id,
   // like torch.argmax.
   int32_t sample(std::span<const float> logits, std::span<const int32_t> context, size_t n_prompt = 0);
+
+  // For picking on a device (Backend::sample): true when the logits need no host-side change
+  // (no repetition, presence or frequency penalty), so pick_token on the raw logits is sample().
+  bool penalty_free() const;
+  // This step's pick_token parameters; draws the uniform from this sampler's RNG exactly as
+  // sample() does (only when temperature > 0), so device and host picks consume the same stream.
+  TokenSampling next_draw();
 
  private:
   SamplingParams params_;

@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 
 #include "backend/cpu/fast_ops.h"
 #include "backend/cpu/reference_ops.h"
 #include "backend/cpu/simd.h"
+#include "backend/sampling.h"
 #include "util/str.h"
 
 namespace llm {
@@ -15,6 +17,18 @@ namespace {
 
 // 64 bytes: a cache line, and the widest SIMD load (AVX-512) stays within one.
 constexpr size_t kAlignment = 64;
+
+// Rows [begin, end) of the sample op. logits f32 [n, vocab]; params i32 [n, 6]; out i32 [n].
+void sample_rows(TensorView logits, TensorView params, TensorView out, int64_t begin, int64_t end) {
+  const int64_t vocab = logits.shape[1];
+  for (int64_t row = begin; row < end; ++row) {
+    TokenSampling row_params;  // memcpy: the i32 buffer need not be aligned for the double
+    std::memcpy(static_cast<void*>(&row_params), params.as<const int32_t>() + row * kTokenSamplingWords,
+                sizeof(row_params));
+    std::span<const float> row_logits(logits.as<const float>() + row * vocab, static_cast<size_t>(vocab));
+    out.as<int32_t>()[row] = pick_token(row_logits, row_params);
+  }
+}
 
 }  // namespace
 
@@ -95,6 +109,13 @@ void CpuBackend::do_add(TensorView a, TensorView b, TensorView out) {
 void CpuBackend::do_gather_rows(TensorView x, TensorView rows, TensorView out) {
   if (options_.reference) return reference_gather_rows(x, rows, out);
   fast_gather_rows({*pool_, *simd_}, x, rows, out);
+}
+
+// Both variants run the reference pick (a sort per row); the fast one spreads rows over threads.
+void CpuBackend::do_sample(TensorView logits, TensorView params, TensorView out) {
+  const int64_t n = logits.shape[0];
+  if (options_.reference) return sample_rows(logits, params, out, 0, n);
+  pool_->parallel_for(n, 1, [&](int64_t begin, int64_t end) { sample_rows(logits, params, out, begin, end); });
 }
 
 }  // namespace llm

@@ -39,6 +39,7 @@ class CpuBackend final : public Backend {
   void do_silu_mul(TensorView gate, TensorView up, TensorView out) override;
   void do_add(TensorView a, TensorView b, TensorView out) override;
   void do_gather_rows(TensorView x, TensorView rows, TensorView out) override;
+  void do_sample(TensorView logits, TensorView params, TensorView out) override;
 
  private:
   CpuBackendOptions options_;

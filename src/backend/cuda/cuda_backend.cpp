@@ -246,6 +246,11 @@ class CudaBackend final : public Backend {
                              out.as<float>(), stream_);
   }
 
+  void do_sample(TensorView logits, TensorView params, TensorView out) override {
+    cuda::launch_sample(logits.as<const float>(), logits.shape[0], logits.shape[1], params.as<const int32_t>(),
+                        out.as<int32_t>(), stream_);
+  }
+
  private:
   // Scratch for one op: returned to the pool when the op has been enqueued, which is safe
   // because the next user of the block is queued behind this op on the same stream. While

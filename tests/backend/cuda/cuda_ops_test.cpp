@@ -5,10 +5,15 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <random>
+#include <span>
+#include <utility>
 
 #include "backend/cpu/reference_ops.h"
 #include "backend/cuda/cuda_test_util.h"
 #include "backend/paged_attention_scenario.h"
+#include "backend/sampling_cases.h"
 
 namespace llm::test {
 namespace {
@@ -305,6 +310,176 @@ TEST_P(CudaOps, RecordedOpsReplayNewContents) {
     HostTensor actual = download(*backend_, out);
     expect_close(actual.f32(), expected.data(), 4e-5, 1e-4, scenario.q.numel(), str("replay, seed ", seed));
   }
+}
+
+// ---- sample: the device pick against pick_token (backend/sampling.h) --------------------------
+
+struct SampleTally {
+  int64_t cases = 0;
+  int64_t mismatches = 0;  // all of them excused by pick_within_rounding, or the test fails
+};
+
+std::string describe(const TokenSampling& params) {
+  return str("T=", params.temperature, " top_k=", params.top_k, " top_p=", params.top_p, " min_p=", params.min_p,
+             " uniform=", params.uniform);
+}
+
+// Runs the op on logits f32 [n, vocab] with params [n] and compares every row with pick_token.
+// Only a pick that the reference makes too with the draw, top_p or min_p nudged by 1e-6
+// (relative) is excused; `exact` excuses nothing.
+void check_sample(Backend& backend, const HostTensor& logits, const std::vector<TokenSampling>& params,
+                  SampleTally& tally, bool exact, const std::string& what) {
+  const int64_t n = static_cast<int64_t>(params.size()), vocab = logits.view.shape[1];
+  HostTensor params_host = sampling_params_tensor(params);
+  DeviceTensor logits_device = upload(backend, logits), params_device = upload(backend, params_host);
+  DeviceTensor out = upload(backend, i32_tensor(std::vector<int32_t>(static_cast<size_t>(n), -1)));
+  backend.sample(logits_device.view, params_device.view, out.view);
+  HostTensor actual = download(backend, out);
+  for (int64_t row = 0; row < n; ++row) {
+    std::span<const float> row_logits(logits.view.as<const float>() + row * vocab, static_cast<size_t>(vocab));
+    const TokenSampling& row_params = params[static_cast<size_t>(row)];
+    const int32_t expected = pick_token(row_logits, row_params), picked = actual.i32()[row];
+    ++tally.cases;
+    if (picked == expected) continue;
+    ++tally.mismatches;
+    if (!exact && picked >= 0 && picked < vocab && pick_within_rounding(row_logits, row_params, picked)) continue;
+    ADD_FAILURE() << what << " row " << row << " (" << describe(row_params) << "): expected " << expected << ", got "
+                  << picked;
+  }
+}
+
+// Random logits of every kind, vocab 259 / 32000 / 128256, 1..64 rows a launch, the whole
+// parameter grid with random uniforms (and 0, 0.999999).
+TEST_P(CudaOps, SampleMatchesPickToken) {
+  if (exact()) GTEST_SKIP() << "no products in sample: the cuda instance covers it";
+  const int64_t kRowCounts[] = {64, 1, 13, 37, 64, 2, 50};
+  std::mt19937_64 rng(1234);
+  SampleTally tally;
+  for (auto [vocab, launches] : {std::pair<int64_t, int>{259, 40}, {32000, 10}, {128256, 5}}) {
+    const std::vector<TokenSampling> grid = sampling_grid(vocab);
+    int64_t next = 0;  // walks the grid across launches
+    for (int launch = 0; launch < launches; ++launch) {
+      const LogitsKind kind = kAllLogitsKinds[launch % 5];
+      const int64_t n = kRowCounts[launch % 7];
+      const uint32_t seed = static_cast<uint32_t>(vocab + launch);
+      HostTensor logits = f32_tensor({n, vocab}, sampling_logits(n * vocab, kind, seed));
+      std::vector<TokenSampling> params;
+      for (int64_t row = 0; row < n; ++row, ++next) {
+        TokenSampling row_params = grid[static_cast<size_t>(next % static_cast<int64_t>(grid.size()))];
+        row_params.uniform = sampling_uniform(next, rng);
+        params.push_back(row_params);
+      }
+      check_sample(*backend_, logits, params, tally, /*exact=*/false,
+                   str("vocab ", vocab, " launch ", launch, " ", logits_kind_name(kind)));
+    }
+  }
+  // Rounding at a boundary is rare: the draw must land within ~1e-9 of a running sum.
+  EXPECT_LT(tally.mismatches * 1000, tally.cases) << tally.mismatches << " excused mismatches in " << tally.cases;
+  EXPECT_GT(tally.cases, 1500);
+}
+
+// Inputs pick_token defines for the device to match exactly: non-finite logits and parameters
+// outside their ranges.
+TEST_P(CudaOps, SampleDegenerateInputs) {
+  if (exact()) GTEST_SKIP() << "no products in sample: the cuda instance covers it";
+  const int64_t vocab = 259;
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<std::vector<float>> rows;
+  std::vector<TokenSampling> params;
+  auto add = [&](std::vector<float> logits, TokenSampling row_params) {
+    rows.push_back(std::move(logits));
+    params.push_back(row_params);
+  };
+  const std::vector<float> normal = sampling_logits(vocab, LogitsKind::kWide, 3);
+  std::vector<float> one_inf = normal;
+  one_inf[100] = inf;
+  one_inf[200] = inf;
+  std::vector<float> signed_zeros(static_cast<size_t>(vocab), -inf);
+  signed_zeros[7] = -0.0f;
+  signed_zeros[9] = 0.0f;
+  signed_zeros[30] = -0.0f;
+  const TokenSampling warm{.temperature = 1.0f, .uniform = 0.5};
+  add(std::vector<float>(static_cast<size_t>(vocab), -inf), warm);
+  add(std::vector<float>(static_cast<size_t>(vocab), nan), warm);
+  add(one_inf, warm);
+  add(signed_zeros, {.temperature = 1.0f, .uniform = 0.5});
+  add(signed_zeros, {.temperature = 1.0f, .uniform = 0.9});
+  add(signed_zeros, {.temperature = 1.0f, .top_k = 2, .uniform = 0.9});
+  add(normal, {.temperature = 1e-39f, .uniform = 0.5});  // top / T overflows
+  add(normal, {.temperature = inf, .uniform = 0.5});
+  add(normal, {.temperature = nan, .uniform = 0.5});
+  add(normal, {.temperature = -1.0f, .uniform = 0.5});
+  add(normal, {.temperature = 1.0f, .top_k = -5, .uniform = 0.5});
+  add(normal, {.temperature = 1.0f, .top_k = 1 << 30, .uniform = 0.5});
+  add(normal, {.temperature = 1.0f, .top_k = static_cast<int32_t>(vocab), .uniform = 0.999999});
+  add(normal, {.temperature = 1.0f, .top_k = static_cast<int32_t>(vocab - 1), .uniform = 0.999999});
+  add(normal, {.temperature = 1.0f, .top_p = 0.0f, .uniform = 0.9});
+  add(normal, {.temperature = 1.0f, .top_p = -1.0f, .uniform = 0.9});
+  add(normal, {.temperature = 1.0f, .top_p = nan, .uniform = 0.9});
+  add(normal, {.temperature = 1.0f, .top_p = 7.0f, .uniform = 0.9});
+  add(normal, {.temperature = 1.0f, .min_p = 2.0f, .uniform = 0.9});
+  add(normal, {.temperature = 1.0f, .min_p = nan, .uniform = 0.9});
+  add(normal, {.temperature = 1.0f, .min_p = -1.0f, .uniform = 0.9});
+  for (double uniform : {1.0, 1.5, 1e300, -0.5, static_cast<double>(nan), 0.0}) {
+    add(normal, {.temperature = 1.0f, .uniform = uniform});
+    add(normal, {.temperature = 0.5f, .top_k = 40, .top_p = 0.5f, .uniform = uniform});
+  }
+  std::vector<float> values;
+  for (const std::vector<float>& row : rows) values.insert(values.end(), row.begin(), row.end());
+  HostTensor logits = f32_tensor({static_cast<int64_t>(rows.size()), vocab}, values);
+  SampleTally tally;
+  check_sample(*backend_, logits, params, tally, /*exact=*/true, "degenerate");
+}
+
+// Recording (CUDA graphs): the op recorded once on fixed buffers, replayed over new logits and
+// new params (temperatures, cuts and uniforms all change) written into the same buffers.
+TEST_P(CudaOps, RecordedSampleReplaysNewContents) {
+  if (exact()) GTEST_SKIP() << "no products in sample: the cuda instance covers it";
+  ASSERT_TRUE(backend_->can_record());
+  const int64_t n = 24, vocab = 32000;
+  const std::vector<TokenSampling> grid = sampling_grid(vocab);
+  std::mt19937_64 rng(77);
+  auto make_params = [&](int64_t offset) {
+    std::vector<TokenSampling> params;
+    for (int64_t row = 0; row < n; ++row) {
+      TokenSampling row_params = grid[static_cast<size_t>((offset + row * 7) % static_cast<int64_t>(grid.size()))];
+      row_params.uniform = sampling_uniform(offset + row, rng);
+      params.push_back(row_params);
+    }
+    return params;
+  };
+  HostTensor first_logits = f32_tensor({n, vocab}, sampling_logits(n * vocab, LogitsKind::kWide, 1));
+  DeviceTensor logits = upload(*backend_, first_logits);
+  DeviceTensor params = upload(*backend_, sampling_params_tensor(make_params(0)));
+  DeviceTensor out = upload(*backend_, i32_tensor(std::vector<int32_t>(static_cast<size_t>(n), -1)));
+  backend_->begin_recording();
+  backend_->sample(logits.view, params.view, out.view);
+  Result<std::unique_ptr<StepRecording>> recording = backend_->end_recording();
+  ASSERT_TRUE(recording.ok()) << recording.error().to_string();
+  SampleTally tally;
+  for (int replay = 1; replay <= 4; ++replay) {
+    const LogitsKind kind = kAllLogitsKinds[replay % 5];
+    const uint32_t seed = static_cast<uint32_t>(replay + 10);
+    HostTensor new_logits = f32_tensor({n, vocab}, sampling_logits(n * vocab, kind, seed));
+    const std::vector<TokenSampling> new_params = make_params(replay * 31);
+    HostTensor new_params_host = sampling_params_tensor(new_params);
+    backend_->copy_from_host(logits.view, new_logits.view.data);
+    backend_->copy_from_host(params.view, new_params_host.view.data);
+    backend_->replay(**recording);
+    HostTensor actual = download(*backend_, out);
+    for (int64_t row = 0; row < n; ++row) {
+      std::span<const float> row_logits(new_logits.f32() + row * vocab, static_cast<size_t>(vocab));
+      const TokenSampling& row_params = new_params[static_cast<size_t>(row)];
+      const int32_t expected = pick_token(row_logits, row_params), picked = actual.i32()[row];
+      ++tally.cases;
+      if (picked == expected) continue;
+      ++tally.mismatches;
+      EXPECT_TRUE(picked >= 0 && picked < vocab && pick_within_rounding(row_logits, row_params, picked))
+          << "replay " << replay << " row " << row << " (" << describe(row_params) << "): expected " << expected
+          << ", got " << picked;
+    }
+  }
+  EXPECT_LE(tally.mismatches, 1) << tally.mismatches << " excused mismatches in " << tally.cases;
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, CudaOps, testing::Values("cuda", "cuda-fp32"),

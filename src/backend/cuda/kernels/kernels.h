@@ -70,6 +70,11 @@ inline constexpr int64_t kGemvMaxRows = 8;
 void launch_gemv(const float* x, int64_t n, int64_t k, const void* weight, DType dtype, int64_t m, float* out,
                  cudaStream_t stream);
 
+// out[i] = pick_token(logits[i, :], params[i]) (backend/sampling.h), one block per row, no sort.
+// logits f32 [n, vocab], vocab in [1, 2^31); params i32 [n, 6] (TokenSampling records); out i32 [n].
+void launch_sample(const float* logits, int64_t n, int64_t vocab, const int32_t* params, int32_t* out,
+                   cudaStream_t stream);
+
 // Paged attention (see AttentionBatch in backend.h). Pointers are device memory.
 struct PagedAttentionArgs {
   const float* q;               // [n, n_heads, head_dim]
