@@ -1,6 +1,7 @@
 // Paged attention for prefill and chunked prefill on tensor cores, flash-attention-2 style: one
-// block of 4 warps per (64-row query tile, query head), each warp owning 16 query rows for the
-// whole key loop. Everything per row stays in registers: the Q fragments, the scores S = Q K^T
+// block per (64-row query tile, kHeads query heads of one GQA group), 4 warps per head, each
+// warp owning 16 query rows of one head for the whole key loop. With kHeads = 2 (even group
+// sizes) the two heads share every K/V tile, halving the K/V traffic from L2 per product. Everything per row stays in registers: the Q fragments, the scores S = Q K^T
 // (mma.sync m16n8k16, f32 accumulation), the online-softmax state and the output accumulator O.
 // P never goes through shared memory: the accumulator layout of S is the A-operand layout of the
 // P V product (see "C -> A" below). K/V tiles of 64 keys are gathered through the block table
@@ -29,8 +30,7 @@ namespace llm::cuda {
 namespace {
 
 constexpr int kRows = kPrefillTileRows;  // query rows per block
-constexpr int kWarps = kRows / 16;       // each warp owns 16 rows (the M of one mma)
-constexpr int kThreads = kWarps * 32;
+constexpr int kRowWarps = kRows / 16;    // warps per head: each owns 16 rows (the M of one mma)
 constexpr int kKeys = 64;                // keys per K/V tile
 constexpr int kStages = 2;               // K/V tiles in flight (this one and the next)
 constexpr int kPad = 8;                  // 16 bytes of padding per shared row: see SharedLayout
@@ -142,14 +142,34 @@ struct SharedLayout {
   static constexpr size_t kBytes = kKeyOk + kStages * kKeys;
 };
 
+// n / block_size and n % block_size for 0 <= n < 2^31 without a division instruction (the
+// loader needs one per key): q = (umulhi(n, magic) + n) >> shift with shift = ceil(log2 d) and
+// magic = floor(2^32 (2^shift - d) / d) + 1 (round-up method; exact for n, d < 2^31).
+struct BlockDivisor {
+  uint32_t magic;
+  int shift;
+  int divisor;
+
+  static BlockDivisor make(int64_t d) {
+    int shift = 0;
+    while ((int64_t{1} << shift) < d) ++shift;
+    const uint64_t magic = ((uint64_t{1} << 32) * ((uint64_t{1} << shift) - static_cast<uint64_t>(d))) /
+                               static_cast<uint64_t>(d) + 1;
+    return BlockDivisor{static_cast<uint32_t>(magic), shift, static_cast<int>(d)};
+  }
+  __device__ __forceinline__ int quotient(int n) const {
+    return static_cast<int>((__umulhi(static_cast<uint32_t>(n), magic) + static_cast<uint32_t>(n)) >> shift);
+  }
+};
+
 // Gathers the K and V rows of keys key0 .. key0 + kKeys - 1 into one stage. Keys at or past
 // n_keys, or whose block id is out of range, become zero rows; key_ok[key] is 0 only for the
 // latter (keys past n_keys are masked by causality anyway). Returns whether this thread met a
 // bad block id, so the block can take the masked path for the tile.
-template <typename T, typename Operand, int D>
-__device__ __forceinline__ bool load_kv_tile(const PagedAttentionArgs& a, const int32_t* table, int64_t kv_head,
-                                             int key0, int n_keys, Operand* k_stage, Operand* v_stage,
-                                             uint8_t* key_ok) {
+template <typename T, typename Operand, int D, int kThreads>
+__device__ __forceinline__ bool load_kv_tile(const PagedAttentionArgs& a, const BlockDivisor& block_divisor,
+                                             const int32_t* table, int64_t kv_head, int key0, int n_keys,
+                                             Operand* k_stage, Operand* v_stage, uint8_t* key_ok) {
   constexpr int kChunksPerRow = D / 8;  // 16-byte pieces (8 elements) of a key's head row
   constexpr int kKeysPerPass = kThreads / kChunksPerRow;
   static_assert(kThreads % kChunksPerRow == 0 && kKeys % kKeysPerPass == 0, "loader mapping");
@@ -165,11 +185,11 @@ __device__ __forceinline__ bool load_kv_tile(const PagedAttentionArgs& a, const 
     bool needed = position < n_keys, usable = false;
     int64_t offset = 0;  // element offset of this key's head row + chunk in the cache
     if (needed) {
-      const int block_index = position / static_cast<int>(a.block_size);
+      const int block_index = block_divisor.quotient(position);
+      const int in_block = position - block_index * block_divisor.divisor;
       const int64_t block = block_index < a.max_blocks_per_seq ? table[block_index] : -1;
       usable = block >= 0 && block < a.n_blocks;
-      const int64_t slot = block * a.block_size + position % static_cast<int>(a.block_size);
-      offset = (slot * a.n_kv_heads + kv_head) * D + chunk * 8;
+      offset = ((block * a.block_size + in_block) * a.n_kv_heads + kv_head) * D + chunk * 8;
     }
     met_bad_block |= needed && !usable;
     if (chunk == 0) key_ok[key] = needed && !usable ? 0 : 1;
@@ -197,11 +217,15 @@ __device__ __forceinline__ bool load_kv_tile(const PagedAttentionArgs& a, const 
   return met_bad_block;
 }
 
-// grid (n_heads, n_tiles): blockIdx.x is the query head, so the heads of one GQA group (which
-// read the same K/V) run side by side and share the tiles through L2; blockIdx.y walks the row
-// tiles from the last (longest context, most work) to the first, so the long blocks start early.
-template <typename T, int D>
-__global__ void __launch_bounds__(kThreads, 2) attention_prefill_kernel(PagedAttentionArgs a) {
+// grid (n_heads / kHeads, n_tiles): blockIdx.x picks the query heads, so the blocks of one GQA
+// group (which read the same K/V) run side by side and share the tiles through L2; blockIdx.y
+// walks the row tiles from the last (longest context, most work) to the first, so the long
+// blocks start early. Two blocks of 4 warps or one of 8 per SM (registers: ~200 per thread).
+template <typename T, int D, int kHeads>
+__global__ void __launch_bounds__(kHeads * kRowWarps * 32, 2 / kHeads)
+    attention_prefill_kernel(PagedAttentionArgs a, BlockDivisor block_divisor) {
+  constexpr int kWarps = kHeads * kRowWarps;
+  constexpr int kThreads = kWarps * 32;
   using Operand = std::conditional_t<std::is_same_v<T, __nv_bfloat16>, __nv_bfloat16, __half>;
   using L = SharedLayout<D>;
   constexpr int kDimSteps = D / 16;   // k-steps of S = Q K^T (over the head dim)
@@ -216,18 +240,20 @@ __global__ void __launch_bounds__(kThreads, 2) attention_prefill_kernel(PagedAtt
   __shared__ int warp_max_positions[kWarps];
 
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const int g = lane / 4, t = lane % 4;  // fragment group and thread in group (see the top)
-  const int64_t head = blockIdx.x;
+  const int row_warp = warp % kRowWarps;  // which 16 rows of the tile
+  const int g = lane / 4, t = lane % 4;   // fragment group and thread in group (see the top)
+  const int64_t head = static_cast<int64_t>(blockIdx.x) * kHeads + warp / kRowWarps;
   const int64_t row0 = (static_cast<int64_t>(gridDim.y) - 1 - blockIdx.y) * kRows;
   if (!tile_is_uniform(a, row0)) return;  // the split kernel serves this tile (whole block leaves)
-  const int64_t kv_head = head / (a.n_heads / a.n_kv_heads);
+  // The kHeads heads of a block lie in one GQA group (kHeads = 2 only for even group sizes).
+  const int64_t kv_head = static_cast<int64_t>(blockIdx.x) * kHeads / (a.n_heads / a.n_kv_heads);
   const int64_t rows_here = a.n - row0 < kRows ? a.n - row0 : kRows;
   const int64_t sequence = sequence_of_row(a.query_start, a.n_seqs, row0);
   const int32_t* table = a.block_tables + sequence * a.max_blocks_per_seq;
 
-  // This lane's two rows (tile rows 16 warp + g and + 8); rows past the batch get position -1,
-  // which masks every key.
-  const int local_rows[2] = {warp * 16 + g, warp * 16 + g + 8};
+  // This lane's two rows (tile rows 16 row_warp + g and + 8); rows past the batch get position
+  // -1, which masks every key.
+  const int local_rows[2] = {row_warp * 16 + g, row_warp * 16 + g + 8};
   int row_positions[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) row_positions[r] = local_rows[r] < rows_here ? a.positions[row0 + local_rows[r]] : -1;
@@ -285,7 +311,8 @@ __global__ void __launch_bounds__(kThreads, 2) attention_prefill_kernel(PagedAtt
                           2u * ((8 * (matrix % 2) + matrix_row) * L::kLd + 8 * (matrix / 2));
   constexpr uint32_t kStageBytes = 2u * L::kTileElements;
 
-  bool bad_block_current = load_kv_tile<T, Operand, D>(a, table, kv_head, 0, n_keys, k_tiles, v_tiles, key_ok);
+  bool bad_block_current = load_kv_tile<T, Operand, D, kThreads>(a, block_divisor, table, kv_head, 0, n_keys, k_tiles,
+                                                                    v_tiles, key_ok);
   cp_async_commit();
 
   for (int tile = 0; tile < n_tiles; ++tile) {
@@ -296,9 +323,9 @@ __global__ void __launch_bounds__(kThreads, 2) attention_prefill_kernel(PagedAtt
     bool bad_block_next = false;
     if (tile + 1 < n_tiles) {
       const int next = (tile + 1) % kStages;
-      bad_block_next = load_kv_tile<T, Operand, D>(a, table, kv_head, key0 + kKeys, n_keys,
-                                                   k_tiles + next * L::kTileElements,
-                                                   v_tiles + next * L::kTileElements, key_ok + next * kKeys);
+      bad_block_next = load_kv_tile<T, Operand, D, kThreads>(a, block_divisor, table, kv_head, key0 + kKeys, n_keys,
+                                                             k_tiles + next * L::kTileElements,
+                                                             v_tiles + next * L::kTileElements, key_ok + next * kKeys);
     }
     cp_async_commit();  // possibly empty: keeps "all but the newest group" meaning this tile
     cp_async_wait<1>();
@@ -412,16 +439,27 @@ __global__ void __launch_bounds__(kThreads, 2) attention_prefill_kernel(PagedAtt
   }
 }
 
-template <typename T, int D>
-void launch_typed(const PagedAttentionArgs& a, cudaStream_t stream) {
+template <typename T, int D, int kHeads>
+void launch_heads(const PagedAttentionArgs& a, cudaStream_t stream) {
   const size_t bytes = SharedLayout<D>::kBytes;
-  check_cuda(cudaFuncSetAttribute(attention_prefill_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  static_cast<int>(bytes)),
+  check_cuda(cudaFuncSetAttribute(attention_prefill_kernel<T, D, kHeads>,
+                                  cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
              "cudaFuncSetAttribute(attention_prefill)");
   const int64_t n_tiles = (a.n + kRows - 1) / kRows;
   LLM_CHECK(n_tiles <= 65535, "paged attention prefill: row tiles ", n_tiles, ", at most 65535");
-  const dim3 grid(static_cast<unsigned>(a.n_heads), static_cast<unsigned>(n_tiles));
-  attention_prefill_kernel<T, D><<<grid, kThreads, bytes, stream>>>(a);
+  const dim3 grid(static_cast<unsigned>(a.n_heads / kHeads), static_cast<unsigned>(n_tiles));
+  attention_prefill_kernel<T, D, kHeads>
+      <<<grid, kHeads * kRowWarps * 32, bytes, stream>>>(a, BlockDivisor::make(a.block_size));
+}
+
+// Two heads per block when the GQA group has an even size (they share the K/V tiles).
+template <typename T, int D>
+void launch_typed(const PagedAttentionArgs& a, cudaStream_t stream) {
+  if ((a.n_heads / a.n_kv_heads) % 2 == 0) {
+    launch_heads<T, D, 2>(a, stream);
+  } else {
+    launch_heads<T, D, 1>(a, stream);
+  }
 }
 
 template <int D>
@@ -445,8 +483,10 @@ bool aligned(const void* pointer, uintptr_t bytes) { return reinterpret_cast<uin
 bool prefill_attention_supported(const PagedAttentionArgs& a) {
   // 16-byte cache rows (cp.async, float4) and 8-byte q/out pairs need aligned bases; row
   // strides are multiples of the head dim, so the base decides.
+  // Positions and block sizes are i32 in the loader.
   return a.n >= kRows && (a.head_dim == 64 || a.head_dim == 128) && (a.n + kRows - 1) / kRows <= 65535 &&
-         aligned(a.k_cache, 16) && aligned(a.v_cache, 16) && aligned(a.q, 8) && aligned(a.out, 8);
+         a.block_size >= 1 && a.block_size < (int64_t{1} << 31) && aligned(a.k_cache, 16) &&
+         aligned(a.v_cache, 16) && aligned(a.q, 8) && aligned(a.out, 8);
 }
 
 void launch_paged_attention_prefill(const PagedAttentionArgs& a, cudaStream_t stream) {
