@@ -1,8 +1,9 @@
 // Paged attention for prefill and chunked prefill on tensor cores, flash-attention-2 style: one
 // block per (64-row query tile, kHeads query heads of one GQA group), 4 warps per head, each
 // warp owning 16 query rows of one head for the whole key loop. With kHeads = 2 (even group
-// sizes) the two heads share every K/V tile, halving the K/V traffic from L2 per product. Everything per row stays in registers: the Q fragments, the scores S = Q K^T
-// (mma.sync m16n8k16, f32 accumulation), the online-softmax state and the output accumulator O.
+// sizes) the two heads share every K/V tile, halving the K/V traffic from L2 per product.
+// Everything per row stays in registers: the Q fragments, the scores S = Q K^T (mma.sync
+// m16n8k16, f32 accumulation), the online-softmax state and the output accumulator O.
 // P never goes through shared memory: the accumulator layout of S is the A-operand layout of the
 // P V product (see "C -> A" below). K/V tiles of 64 keys are gathered through the block table
 // into double-buffered shared memory (16-byte cp.async for f16/bf16 caches; f32 caches are
@@ -10,8 +11,9 @@
 //
 // Operands are the cache's 16-bit type: bf16 cache -> bf16 mma, f16 and f32 caches -> f16 mma.
 // Q is scaled by scale * log2(e) before rounding, so the scores come out in the log2 domain and
-// the softmax uses exp2f. The softmax sum l adds the 16-bit-rounded P that the P V product
-// uses, so O / l is an exact weighted mean of V under slightly perturbed weights.
+// the softmax uses exp2 (ex2.approx). The softmax sum l adds the 16-bit-rounded P that the
+// P V product uses, so O / l is an exact weighted mean of V under slightly perturbed weights.
+// Shared memory (dynamic): 69,760 bytes at head_dim 128, 36,992 at 64 (SharedLayout).
 //
 // A tile whose 64 rows do not all belong to one sequence is left to the split kernel
 // (attention_split.cu skips rows of uniform tiles when told to), so both agree on the split.
@@ -23,7 +25,6 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels/attention_common.cuh"
-#include "backend/cuda/kernels/dtype_load.cuh"
 #include "backend/cuda/kernels/kernels.h"
 
 namespace llm::cuda {
@@ -80,6 +81,14 @@ __device__ __forceinline__ float2 unpack2<__half>(uint32_t bits) {
 template <>
 __device__ __forceinline__ float2 unpack2<__nv_bfloat16>(uint32_t bits) {
   return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&bits));
+}
+
+// 2^x, flushing denormal results to 0 (p that small adds nothing next to the row max's 1);
+// 2^-inf = 0.
+__device__ __forceinline__ float exp2_approx(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
 }
 
 // d += a b for one 16x8x16 tile; a, b 16-bit Operand pairs, d f32.
@@ -209,9 +218,11 @@ __device__ __forceinline__ bool load_kv_tile(const PagedAttentionArgs& a, const 
         v_high = *reinterpret_cast<const float4*>(v_cache + offset + 4);
       }
       *reinterpret_cast<uint4*>(k_to) = make_uint4(pack2<__half>(k_low.x, k_low.y), pack2<__half>(k_low.z, k_low.w),
-                                                   pack2<__half>(k_high.x, k_high.y), pack2<__half>(k_high.z, k_high.w));
+                                                   pack2<__half>(k_high.x, k_high.y),
+                                                   pack2<__half>(k_high.z, k_high.w));
       *reinterpret_cast<uint4*>(v_to) = make_uint4(pack2<__half>(v_low.x, v_low.y), pack2<__half>(v_low.z, v_low.w),
-                                                   pack2<__half>(v_high.x, v_high.y), pack2<__half>(v_high.z, v_high.w));
+                                                   pack2<__half>(v_high.x, v_high.y),
+                                                   pack2<__half>(v_high.z, v_high.w));
     }
   }
   return met_bad_block;
@@ -220,9 +231,10 @@ __device__ __forceinline__ bool load_kv_tile(const PagedAttentionArgs& a, const 
 // grid (n_heads / kHeads, n_tiles): blockIdx.x picks the query heads, so the blocks of one GQA
 // group (which read the same K/V) run side by side and share the tiles through L2; blockIdx.y
 // walks the row tiles from the last (longest context, most work) to the first, so the long
-// blocks start early. Two blocks of 4 warps or one of 8 per SM (registers: ~200 per thread).
+// blocks start early. Registers (head_dim 128: ~200 a thread) allow two blocks of 4 warps or
+// one of 8 per SM; head_dim 64 fits in 128 a thread, so two blocks of 8.
 template <typename T, int D, int kHeads>
-__global__ void __launch_bounds__(kHeads * kRowWarps * 32, 2 / kHeads)
+__global__ void __launch_bounds__(kHeads * kRowWarps * 32, D == 64 ? 2 : 2 / kHeads)
     attention_prefill_kernel(PagedAttentionArgs a, BlockDivisor block_divisor) {
   constexpr int kWarps = kHeads * kRowWarps;
   constexpr int kThreads = kWarps * 32;
@@ -377,13 +389,13 @@ __global__ void __launch_bounds__(kHeads * kRowWarps * 32, 2 / kHeads)
         // A row with no unmasked key so far keeps m = -inf; subtracting 0 then gives p = 0 and
         // no NaN from (-inf) - (-inf).
         const float m_used = m_new == -INFINITY ? 0.f : m_new;
-        row_scale[r] = exp2f(m[r] - m_used);  // m[r] = -inf: 0 (l and O are still 0)
+        row_scale[r] = exp2_approx(m[r] - m_used);  // m[r] = -inf: 0 (l and O are still 0)
         m[r] = m_new;
         l[r] *= row_scale[r];
 #pragma unroll
         for (int j = 0; j < kKeyTiles; ++j) {
-          s[j][2 * r] = exp2f(s[j][2 * r] - m_used);
-          s[j][2 * r + 1] = exp2f(s[j][2 * r + 1] - m_used);
+          s[j][2 * r] = exp2_approx(s[j][2 * r] - m_used);
+          s[j][2 * r + 1] = exp2_approx(s[j][2 * r + 1] - m_used);
         }
       }
 #pragma unroll
@@ -434,7 +446,8 @@ __global__ void __launch_bounds__(kHeads * kRowWarps * 32, 2 / kHeads)
     float* out_row = a.out + ((row0 + local_rows[r]) * a.n_heads + head) * D;  // [D]
 #pragma unroll
     for (int j = 0; j < kDimTiles; ++j) {
-      *reinterpret_cast<float2*>(out_row + 8 * j + 2 * t) = make_float2(o[j][2 * r] * inverse, o[j][2 * r + 1] * inverse);
+      *reinterpret_cast<float2*>(out_row + 8 * j + 2 * t) =
+          make_float2(o[j][2 * r] * inverse, o[j][2 * r + 1] * inverse);
     }
   }
 }
