@@ -97,8 +97,9 @@ int64_t attention_split_count(const PagedAttentionArgs& args, int sm_count);
 void launch_paged_attention_split(const PagedAttentionArgs& args, int64_t n_splits, float* partials,
                                   bool skip_uniform_tiles, cudaStream_t stream);
 
-// Tensor-core flash attention (f16 operands, f32 accumulation) for the 64-row tiles of a prefill
-// that lie within one sequence; head_dim 64 or 128. Pair with the split kernel (skip_uniform_tiles).
+// Tensor-core flash attention (mma.sync; bf16 operands for a bf16 cache, f16 for f16 and f32
+// caches; f32 accumulation) for the 64-row tiles of a prefill that lie within one sequence;
+// head_dim 64 or 128. Pair with the split kernel (skip_uniform_tiles).
 bool prefill_attention_supported(const PagedAttentionArgs& args);
 void launch_paged_attention_prefill(const PagedAttentionArgs& args, cudaStream_t stream);
 
