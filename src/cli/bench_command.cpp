@@ -178,15 +178,23 @@ int bench_command(const std::vector<std::string>& argv) {
   if (!setup) return fail_rank(*parallel, setup.error());
   ModelRunner* model = setup->runner.get();
   double load_seconds = seconds_since(load_start);
+  // One step as the engine runs it: the next tokens picked (greedy) on the device where the runner
+  // can, so only ids come back; otherwise the logits.
+  std::vector<int32_t> sampled;
+  auto run_step = [&](const ForwardBatch& batch) -> Status {
+    if (!model->samples_on_device() || batch.logit_rows.empty()) return model->forward(batch, logits);
+    std::vector<TokenSampling> greedy(batch.logit_rows.size());
+    return model->forward_sampled(batch, greedy, sampled);
+  };
   // A prompt of n tokens as steps of at most --prefill-chunk tokens (0: one step), as the engine
-  // runs it; the last step's last row gives logits.
+  // runs it; the last step's last row gives the next token.
   auto prefill = [&](SequenceBlocks& blocks, const std::vector<int32_t>& prompt) -> Status {
     const auto n = static_cast<int32_t>(prompt.size());
     const auto chunk = *prefill_chunk > 0 ? static_cast<int32_t>(*prefill_chunk) : n;
     for (int32_t begin = 0; begin < n; begin += chunk) {
       StepSequence step{.blocks = &blocks, .context = prompt, .begin = begin, .end = std::min(n, begin + chunk),
                         .want_logits = begin + chunk >= n};
-      Status status = model->forward(build_step_batch(kv, std::span<const StepSequence>(&step, 1)), logits);
+      Status status = run_step(build_step_batch(kv, std::span<const StepSequence>(&step, 1)));
       if (!status) return status;
     }
     return {};
@@ -237,7 +245,7 @@ int bench_command(const std::vector<std::string>& argv) {
         steps.push_back(StepSequence{.blocks = &blocks[static_cast<size_t>(s)], .context = context,
                                      .begin = position, .end = position + 1});
       }
-      Status status = model->forward(build_step_batch(kv, steps), logits);
+      Status status = run_step(build_step_batch(kv, steps));
       if (!status) return fail_rank(*parallel, status.error());
     }
     double elapsed = seconds_since(start);

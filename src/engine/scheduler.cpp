@@ -223,7 +223,21 @@ Status Scheduler::run_step(std::vector<std::pair<Sequence*, int32_t>>& scheduled
     steps.push_back(StepSequence{.blocks = &s->blocks, .context = s->tokens, .begin = s->n_computed, .end = end,
                                  .want_logits = end == static_cast<int32_t>(s->tokens.size())});
   }
-  Status status = model_.forward(build_step_batch(kv_, steps), logits_);
+  // The step's tokens are picked on the device when every sequence that gets one allows it; the
+  // draws are taken only then, from each sequence's own RNG, in row order.
+  bool on_device = model_.samples_on_device();
+  for (size_t i = 0; i < scheduled.size() && on_device; ++i) {
+    on_device = !steps[i].want_logits || samples_on_device(*scheduled[i].first);
+  }
+  draws_.clear();
+  if (on_device) {
+    for (size_t i = 0; i < scheduled.size(); ++i) {
+      if (steps[i].want_logits) draws_.push_back(scheduled[i].first->sampler->next_draw());
+    }
+  }
+  const ForwardBatch batch = build_step_batch(kv_, steps);
+  Status status = on_device && !draws_.empty() ? model_.forward_sampled(batch, draws_, sampled_)
+                                                : model_.forward(batch, logits_);
   if (!status) {  // the step's sequences cannot go on; others may (e.g. after an allocation failure)
     for (auto [s, chunk] : scheduled) finish(*s, FinishReason::kError);
     running_.remove_if([&](const std::unique_ptr<Sequence>& s) {
@@ -241,7 +255,12 @@ Status Scheduler::run_step(std::vector<std::pair<Sequence*, int32_t>>& scheduled
     computed_prompt += std::max(0, std::min(s.n_computed, s.n_prompt) - before);
     if (options_.prefix_caching) kv_.register_full_blocks(s.blocks, s.tokens, std::min(s.n_computed, s.n_prompt));
     if (!steps[i].want_logits) continue;
-    emit(s, logits_.data() + row * vocab);
+    if (on_device) {
+      emit(s, sampled_[static_cast<size_t>(row)], {});
+    } else {
+      std::span<const float> logits(logits_.data() + row * vocab, static_cast<size_t>(vocab));
+      emit(s, s.sampler->sample(logits, s.tokens, static_cast<size_t>(s.n_prompt)), logits);
+    }
     ++row;
     ++generated;
     int32_t token = s.tokens.back();
@@ -267,10 +286,12 @@ Status Scheduler::run_step(std::vector<std::pair<Sequence*, int32_t>>& scheduled
   return {};
 }
 
-void Scheduler::emit(Sequence& s, const float* row) {
-  const int64_t vocab = model_.config().vocab_size;
-  std::span<const float> logits(row, static_cast<size_t>(vocab));
-  int32_t token = s.sampler->sample(logits, s.tokens, static_cast<size_t>(s.n_prompt));
+bool Scheduler::samples_on_device(const Sequence& s) const {
+  const RequestOptions& o = s.request.options;
+  return !o.logprobs && o.top_logprobs == 0 && !o.return_logits && s.sampler->penalty_free();
+}
+
+void Scheduler::emit(Sequence& s, int32_t token, std::span<const float> logits) {
   s.tokens.push_back(token);
   ++s.stats.generated_tokens;
   if (s.stats.generated_tokens == 1) s.stats.first_token_seconds = seconds_between(s.submitted, Clock::now());

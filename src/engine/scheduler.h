@@ -75,7 +75,11 @@ class Scheduler {
   void finish(Sequence& sequence, FinishReason reason);
   void preempt(Sequence& sequence);
   Status run_step(std::vector<std::pair<Sequence*, int32_t>>& scheduled);
-  void emit(Sequence& sequence, const float* logits);
+  // Whether this sequence's next token can be picked where the logits are (ModelRunner::
+  // forward_sampled): nothing about it needs the logits on the host.
+  bool samples_on_device(const Sequence& sequence) const;
+  // Appends `token` and tells the observer; `logits` (the row it came from) only on the host path.
+  void emit(Sequence& sequence, int32_t token, std::span<const float> logits);
 
   ModelRunner& model_;
   KvManager& kv_;
@@ -93,6 +97,8 @@ class Scheduler {
   std::deque<std::unique_ptr<Sequence>> waiting_;
   std::list<std::unique_ptr<Sequence>> running_;  // oldest first
   std::vector<float> logits_;
+  std::vector<TokenSampling> draws_;   // one per logit row when sampling on the device
+  std::vector<int32_t> sampled_;
   std::thread thread_;
 };
 

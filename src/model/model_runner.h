@@ -3,8 +3,10 @@
 // another. The engine never knows which.
 #pragma once
 
+#include <span>
 #include <vector>
 
+#include "backend/sampling.h"
 #include "model/config.h"
 #include "util/result.h"
 
@@ -18,6 +20,16 @@ class ModelRunner {
   virtual const LlamaConfig& config() const = 0;
   // Runs one step; logits gets [batch.logit_rows.size(), vocab] floats.
   virtual Status forward(const ForwardBatch& batch, std::vector<float>& logits) = 0;
+
+  // Whether forward_sampled runs: the logits stay where they were computed and are sampled
+  // there, so a step returns token ids instead of [rows, vocab] floats.
+  virtual bool samples_on_device() const { return false; }
+  // Runs one step and picks a token from each logit row i with sampling[i] (pick_token's
+  // definition): tokens gets batch.logit_rows.size() ids.
+  virtual Status forward_sampled(const ForwardBatch& batch, std::span<const TokenSampling> sampling,
+                                 std::vector<int32_t>& tokens) {
+    return make_error(ErrorCode::kUnsupported, "this model runner samples on the host only");
+  }
 };
 
 }  // namespace llm

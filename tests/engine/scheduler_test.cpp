@@ -159,6 +159,96 @@ TEST_F(SchedulerTest, LogprobsAreALogSoftmax) {
   EXPECT_GE(r->top[0].logprob, r->top[1].logprob);
 }
 
+// A runner that "samples on the device" the way a GPU runner does: the step's logits stay in the
+// runner and each row's token comes from the backend's sample op with the scheduler's draws.
+class DeviceSamplingRunner final : public ModelRunner {
+ public:
+  DeviceSamplingRunner(ModelRunner& model, Backend& backend) : model_(model), backend_(backend) {}
+  const LlamaConfig& config() const override { return model_.config(); }
+  Status forward(const ForwardBatch& batch, std::vector<float>& logits) override {
+    ++host_steps;
+    return model_.forward(batch, logits);
+  }
+  bool samples_on_device() const override { return true; }
+  Status forward_sampled(const ForwardBatch& batch, std::span<const TokenSampling> sampling,
+                         std::vector<int32_t>& tokens) override {
+    ++device_steps;
+    std::vector<float> logits;
+    Status status = model_.forward(batch, logits);
+    if (!status) return status;
+    const auto rows = static_cast<int64_t>(sampling.size());
+    std::vector<TokenSampling> params(sampling.begin(), sampling.end());
+    tokens.assign(static_cast<size_t>(rows), -1);
+    backend_.sample(TensorView{logits.data(), DType::kF32, Shape{rows, config().vocab_size}},
+                    TensorView{params.data(), DType::kI32, Shape{rows, kTokenSamplingWords}},
+                    TensorView{tokens.data(), DType::kI32, Shape{rows}});
+    return {};
+  }
+  int host_steps = 0, device_steps = 0;
+
+ private:
+  ModelRunner& model_;
+  Backend& backend_;
+};
+
+TEST_F(SchedulerTest, DeviceSamplingGivesTheHostSamplersTokens) {
+  // Seeded sampling with every cut, three requests batched: picked on the "device" or by each
+  // request's Sampler on the host, the tokens are the same, draw for draw.
+  RequestOptions sampled;
+  sampled.sampling = SamplingParams{.temperature = 0.9f, .top_k = 40, .top_p = 0.95f, .min_p = 0.01f, .seed = 11};
+  RequestOptions other = sampled;
+  other.sampling.seed = 12;
+  std::vector<std::vector<int32_t>> host_tokens;
+  make(64, 4, SchedulerOptions{.max_step_tokens = 16});
+  for (const RequestOptions& o : {sampled, other, sampled}) {
+    auto r = submit(kPrompt, 16, o);
+    run_until_idle();
+    host_tokens.push_back(r->tokens);
+  }
+  EXPECT_EQ(host_tokens[0], host_tokens[2]);
+  EXPECT_NE(host_tokens[0], host_tokens[1]);  // the seed matters
+
+  scheduler_.reset();  // it refers to the pool make() replaces
+  make(64, 4, SchedulerOptions{.max_step_tokens = 16});
+  DeviceSamplingRunner device(*model_, *backend_);
+  scheduler_ = std::make_unique<Scheduler>(device, *kv_, SchedulerOptions{.max_step_tokens = 16});
+  auto a = submit(kPrompt, 16, sampled);
+  auto b = submit(kPrompt, 16, other);
+  auto c = submit(kPrompt, 16, sampled);
+  run_until_idle();
+  EXPECT_EQ(a->tokens, host_tokens[0]);
+  EXPECT_EQ(b->tokens, host_tokens[1]);
+  EXPECT_EQ(c->tokens, host_tokens[2]);
+  EXPECT_GT(device.device_steps, 0);
+  EXPECT_EQ(device.host_steps, 0);  // every step here ends some prompt or decodes
+  scheduler_.reset();  // before `device`, which it drives
+}
+
+TEST_F(SchedulerTest, StepsThatNeedLogitsSampleOnTheHost) {
+  // A request with logprobs or a penalty in the step: the whole step comes back as logits.
+  make(64, 4, SchedulerOptions{.max_step_tokens = 32});
+  DeviceSamplingRunner device(*model_, *backend_);
+  scheduler_ = std::make_unique<Scheduler>(device, *kv_, SchedulerOptions{.max_step_tokens = 32});
+  RequestOptions with_logprobs;
+  with_logprobs.logprobs = true;
+  RequestOptions with_penalty;
+  with_penalty.sampling.repetition_penalty = 1.3f;
+  auto greedy = submit(kPrompt, 6);
+  auto logprobs = submit(kPrompt, 6, with_logprobs);
+  run_until_idle();
+  EXPECT_EQ(device.device_steps, 0);
+  EXPECT_EQ(logprobs->logprobs.size(), 6u);
+  EXPECT_EQ(greedy->tokens, logprobs->tokens);
+  auto penalised = submit(kPrompt, 4, with_penalty);
+  run_until_idle();
+  EXPECT_EQ(device.device_steps, 0);
+  auto alone = submit(kPrompt, 6);
+  run_until_idle();
+  EXPECT_GT(device.device_steps, 0);
+  EXPECT_EQ(alone->tokens, greedy->tokens);
+  scheduler_.reset();  // before `device`, which it drives
+}
+
 TEST_F(SchedulerTest, RejectsWhatCannotRun) {
   make(4, 4, SchedulerOptions{.max_waiting = 1});
   auto error = [&](std::vector<int32_t> prompt, int32_t max_tokens) {

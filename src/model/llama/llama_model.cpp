@@ -177,8 +177,8 @@ int64_t LlamaModel::recorded_steps_reserve_bytes(int64_t max_rows) const {
   const int64_t rows = std::min(max_rows, kMaxRecordedRows);
   // A recording's activations and indices (block tables up to 1,024 blocks wide), plus half
   // again for the scratch its ops keep (bf16 copies of x, attention partials).
-  const StepShape shape = step_shape(rows, rows, 1024, rows);
-  return static_cast<int64_t>(kMaxStepRecordings) * (shape.floats + shape.ints) * 4 * 3 / 2;
+  const StepShape shape = step_shape(rows, rows, 1024, rows, rows);
+  return static_cast<int64_t>(kMaxStepRecordings) * shape.bytes() * 3 / 2;
 }
 
 Status LlamaModel::run_profile_step(int64_t rows, int64_t logit_rows) {
@@ -203,14 +203,16 @@ Status LlamaModel::run_profile_step(int64_t rows, int64_t logit_rows) {
   return status;
 }
 
-LlamaModel::StepShape LlamaModel::step_shape(int64_t n, int64_t n_seqs, int64_t table_width, int64_t n_out) const {
+LlamaModel::StepShape LlamaModel::step_shape(int64_t n, int64_t n_seqs, int64_t table_width, int64_t n_out,
+                                             int64_t n_sampled) const {
   const LlamaConfig& c = config_;
-  StepShape shape{.n = n, .n_seqs = n_seqs, .table_width = table_width, .n_out = n_out};
+  StepShape shape{.n = n, .n_seqs = n_seqs, .table_width = table_width, .n_out = n_out, .n_sampled = n_sampled};
   const int64_t q_dim = shard_.q_heads.size() * c.head_dim, kv_dim = shard_.kv_heads.size() * c.head_dim;
   const bool gather = comm_->world_size() > 1;
   shape.floats = n * (2 * c.dim + q_dim + 2 * kv_dim + q_dim + 2 * shard_.ffn.size()) +
                  n_out * (c.dim + shard_.vocab.size() + (gather ? c.vocab_size : 0)) + c.dim;
-  shape.ints = 3 * n + (n_seqs + 1) + n_seqs * table_width + n_out;
+  shape.floats += shape.floats % 2;
+  shape.ints = n_sampled * kTokenSamplingWords + 3 * n + (n_seqs + 1) + n_seqs * table_width + n_out;
   return shape;
 }
 
@@ -240,6 +242,7 @@ LlamaModel::StepViews LlamaModel::carve_step(const StepShape& shape, void* base)
   cursor = static_cast<std::byte*>(base) + shape.floats * 4;
   // The indices, in the order pack_indices writes them.
   v.indices = TensorView{cursor, DType::kI32, Shape{shape.ints}};
+  v.sampling = take(DType::kI32, {shape.n_sampled, kTokenSamplingWords});  // first: 8-byte aligned
   v.tokens = take(DType::kI32, {n});
   v.positions = take(DType::kI32, {n});
   v.slots = take(DType::kI32, {n});
@@ -248,12 +251,16 @@ LlamaModel::StepViews LlamaModel::carve_step(const StepShape& shape, void* base)
   v.attention.block_tables = take(DType::kI32, {shape.n_seqs, shape.table_width});
   v.attention.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim)));
   v.logit_rows = take(DType::kI32, {n_out});
+  v.sampled = take(DType::kI32, {shape.n_sampled});
   return v;
 }
 
-// tokens | positions | slots | query_start | block_tables (table_width columns) | logit_rows.
-std::vector<int32_t> LlamaModel::pack_indices(const ForwardBatch& batch, const StepShape& shape) const {
-  std::vector<int32_t> packed;
+// sampling records | tokens | positions | slots | query_start | block_tables (table_width
+// columns) | logit_rows.
+std::vector<int32_t> LlamaModel::pack_indices(const ForwardBatch& batch, std::span<const TokenSampling> sampling,
+                                              const StepShape& shape) const {
+  std::vector<int32_t> packed(sampling.size() * kTokenSamplingWords);
+  std::memcpy(packed.data(), sampling.data(), sampling.size_bytes());
   packed.reserve(static_cast<size_t>(shape.ints));
   packed.insert(packed.end(), batch.tokens.begin(), batch.tokens.end());
   packed.insert(packed.end(), batch.positions.begin(), batch.positions.end());
@@ -272,12 +279,12 @@ std::vector<int32_t> LlamaModel::pack_indices(const ForwardBatch& batch, const S
 }
 
 LlamaModel::StepRecordingSlot* LlamaModel::find_or_record(const StepShape& shape) {
-  auto key = std::tuple{shape.n, shape.n_seqs, shape.table_width, shape.n_out};
+  auto key = std::tuple{shape.n, shape.n_seqs, shape.table_width, shape.n_out, shape.n_sampled};
   auto it = step_recordings_.find(key);
   if (it != step_recordings_.end()) return it->second.recording ? &it->second : nullptr;
   if (step_recordings_.size() >= kMaxStepRecordings) return nullptr;
   StepRecordingSlot& slot = step_recordings_[key];  // stays empty (eager) if recording fails
-  Result<Buffer> memory = backend_.allocate(shape.floats * 4 + shape.ints * 4);
+  Result<Buffer> memory = backend_.allocate(shape.bytes());
   if (!memory) return nullptr;
   StepViews views = carve_step(shape, memory->data());
   backend_.begin_recording();
@@ -292,6 +299,27 @@ LlamaModel::StepRecordingSlot* LlamaModel::find_or_record(const StepShape& shape
 
 Status LlamaModel::forward_stage(const ForwardBatch& batch, std::span<const float> hidden_in,
                                  std::vector<float>& out) {
+  std::vector<int32_t> no_tokens;
+  return run_step(batch, hidden_in, {}, out, no_tokens);
+}
+
+bool LlamaModel::samples_on_device() const {
+  return backend_.device_kind() != DeviceKind::kCpu && comm_->world_size() == 1 && shard_.first_stage() &&
+         shard_.last_stage();
+}
+
+Status LlamaModel::forward_sampled(const ForwardBatch& batch, std::span<const TokenSampling> sampling,
+                                   std::vector<int32_t>& tokens) {
+  LLM_CHECK(samples_on_device(), "forward_sampled on a runner that samples on the host");
+  LLM_CHECK(sampling.size() == batch.logit_rows.size() && !sampling.empty(), "forward_sampled: ", sampling.size(),
+            " sampling records for ", batch.logit_rows.size(), " logit rows");
+  std::vector<float> no_logits;
+  return run_step(batch, {}, sampling, no_logits, tokens);
+}
+
+Status LlamaModel::run_step(const ForwardBatch& batch, std::span<const float> hidden_in,
+                            std::span<const TokenSampling> sampling, std::vector<float>& out,
+                            std::vector<int32_t>& tokens) {
   const LlamaConfig& c = config_;
   const int64_t n = static_cast<int64_t>(batch.tokens.size());
   const int64_t n_seqs = static_cast<int64_t>(batch.query_start.size()) - 1;
@@ -308,23 +336,33 @@ Status LlamaModel::forward_stage(const ForwardBatch& batch, std::span<const floa
   // the recording's fixed buffer, then every kernel runs with one launch.
   const bool recordable = backend_.can_record() && comm_->world_size() == 1 && shard_.first_stage() &&
                           shard_.last_stage() && n == n_seqs && n <= kMaxRecordedRows && n_out > 0;
+  const auto n_sampled = static_cast<int64_t>(sampling.size());
+  // Sampled: only the ids come back.
+  auto read_sampled = [&](const StepViews& views) {
+    tokens.resize(static_cast<size_t>(n_sampled));
+    backend_.copy_to_host(tokens.data(), views.sampled);
+  };
   if (recordable) {
-    StepShape shape = step_shape(n, n_seqs, recorded_table_width(batch.max_blocks_per_seq), n_out);
+    StepShape shape = step_shape(n, n_seqs, recorded_table_width(batch.max_blocks_per_seq), n_out, n_sampled);
     if (StepRecordingSlot* slot = find_or_record(shape)) {
-      std::vector<int32_t> packed = pack_indices(batch, shape);
+      std::vector<int32_t> packed = pack_indices(batch, sampling, shape);
       backend_.copy_from_host(slot->views.indices, packed.data());
       backend_.replay(*slot->recording);
+      if (n_sampled > 0) {
+        read_sampled(slot->views);
+        return {};
+      }
       out.resize(static_cast<size_t>(n_out * c.vocab_size));
       backend_.copy_to_host(out.data(), slot->views.local_logits);
       return {};
     }
   }
 
-  StepShape shape = step_shape(n, n_seqs, batch.max_blocks_per_seq, n_out);
-  Result<Buffer> workspace = backend_.allocate(shape.floats * 4 + shape.ints * 4);
+  StepShape shape = step_shape(n, n_seqs, batch.max_blocks_per_seq, n_out, n_sampled);
+  Result<Buffer> workspace = backend_.allocate(shape.bytes());
   if (!workspace) return workspace.error();
   StepViews views = carve_step(shape, workspace->data());
-  std::vector<int32_t> packed = pack_indices(batch, shape);
+  std::vector<int32_t> packed = pack_indices(batch, sampling, shape);
   backend_.copy_from_host(views.indices, packed.data());
   if (!shard_.first_stage()) backend_.copy_from_host(views.x, hidden_in.data());
   Status status = enqueue_step(shape, views);
@@ -336,6 +374,10 @@ Status LlamaModel::forward_stage(const ForwardBatch& batch, std::span<const floa
   }
   out.clear();
   if (n_out == 0) return {};
+  if (n_sampled > 0) {
+    read_sampled(views);
+    return {};
+  }
   out.resize(static_cast<size_t>(n_out * c.vocab_size));
   if (comm_->world_size() == 1) {
     backend_.copy_to_host(out.data(), views.local_logits);
@@ -426,6 +468,7 @@ Status LlamaModel::enqueue_step(const StepShape& shape, const StepViews& views) 
   backend_.rms_norm(views.last, weights_.output_norm, eps, views.last);
   backend_.linear(views.last, weights_.output, views.local_logits);  // vocab-parallel: this rank's columns
   if (comm.world_size() > 1 && !(status = comm.all_gather(views.local_logits, views.all_logits))) return status;
+  if (shape.n_sampled > 0) backend_.sample(views.local_logits, views.sampling, views.sampled);  // one rank: whole vocab
   return {};
 }
 

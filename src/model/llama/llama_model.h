@@ -78,6 +78,10 @@ class LlamaModel final : public ModelRunner {
 
   // The whole model (one pipeline stage): logits gets [logit_rows.size(), vocab] floats.
   Status forward(const ForwardBatch& batch, std::vector<float>& logits) override;
+  // On a device with memory of its own and a single rank (the logits of every vocab slice on it).
+  bool samples_on_device() const override;
+  Status forward_sampled(const ForwardBatch& batch, std::span<const TokenSampling> sampling,
+                         std::vector<int32_t>& tokens) override;
 
   // This rank's pipeline stage. The first stage embeds batch.tokens; later ones start from
   // hidden_in (f32 [n_tokens, dim], the previous stage's output). The last stage writes logits
@@ -93,11 +97,14 @@ class LlamaModel final : public ModelRunner {
   // one buffer (then nothing is uploaded).
   Result<TensorView> upload_stacked(std::initializer_list<TensorView*> parts);
 
-  // One step's sizes: activations (f32) then indices (i32) in one device allocation.
+  // One step's sizes: activations (f32), the uploaded indices (i32), then the sampled ids (i32)
+  // in one device allocation.
   struct StepShape {
     int64_t n = 0, n_seqs = 0, table_width = 0, n_out = 0;
-    int64_t floats = 0;  // activations
-    int64_t ints = 0;    // tokens, positions, slots, query_start, block_tables, logit_rows
+    int64_t n_sampled = 0;  // logit rows sampled on the device: 0 or n_out
+    int64_t floats = 0;     // activations; even, so the indices start 8-byte aligned
+    int64_t ints = 0;       // sampling params, tokens, positions, slots, query_start, block_tables, logit_rows
+    int64_t bytes() const { return (floats + ints + n_sampled) * 4; }
   };
   // Device views of one step's activations and indices, carved from that allocation.
   struct StepViews {
@@ -109,10 +116,12 @@ class LlamaModel final : public ModelRunner {
     TensorView local_logits;       // f32 [n_out, this rank's vocab slice]
     TensorView all_logits;         // f32 [n_out * vocab], every rank's slice in rank order
     TensorView indices;            // i32 [ints]: all of the below, uploaded with one copy
+    TensorView sampling;           // i32 [n_sampled, 6]: TokenSampling records (8-byte aligned)
     TensorView tokens, positions;  // i32 [n]
     TensorView slots;              // i32 [n]
     AttentionBatch attention;      // query_start [n_seqs + 1], block_tables [n_seqs, table_width]
     TensorView logit_rows;         // i32 [n_out]
+    TensorView sampled;            // i32 [n_sampled]: the picked tokens (written by the step)
   };
   // A recorded decode step and the memory it runs in; recording == nullptr: not recordable.
   struct StepRecordingSlot {
@@ -120,9 +129,14 @@ class LlamaModel final : public ModelRunner {
     Buffer memory;
     StepViews views;
   };
-  StepShape step_shape(int64_t n, int64_t n_seqs, int64_t table_width, int64_t n_out) const;
+  StepShape step_shape(int64_t n, int64_t n_seqs, int64_t table_width, int64_t n_out, int64_t n_sampled) const;
   StepViews carve_step(const StepShape& shape, void* base) const;
-  std::vector<int32_t> pack_indices(const ForwardBatch& batch, const StepShape& shape) const;
+  std::vector<int32_t> pack_indices(const ForwardBatch& batch, std::span<const TokenSampling> sampling,
+                                    const StepShape& shape) const;
+  // forward_stage, with the logit rows sampled on the device when `sampling` is not empty (then
+  // `tokens` gets the ids and `out` nothing).
+  Status run_step(const ForwardBatch& batch, std::span<const float> hidden_in, std::span<const TokenSampling> sampling,
+                  std::vector<float>& out, std::vector<int32_t>& tokens);
   Status enqueue_step(const StepShape& shape, const StepViews& views);
   StepRecordingSlot* find_or_record(const StepShape& shape);
 
@@ -148,8 +162,8 @@ class LlamaModel final : public ModelRunner {
   Buffer rope_inv_freq_;                // f32 [head_dim / 2]
   std::vector<Buffer> kv_buffers_;      // per layer: k then v
   std::vector<KvCacheView> kv_layers_;  // [stage layers], each [n_blocks, block_size, rank's kv heads, head_dim]
-  // Recorded decode steps by (n, n_seqs, table_width, n_out).
-  std::map<std::tuple<int64_t, int64_t, int64_t, int64_t>, StepRecordingSlot> step_recordings_;
+  // Recorded decode steps by (n, n_seqs, table_width, n_out, n_sampled).
+  std::map<std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>, StepRecordingSlot> step_recordings_;
 };
 
 }  // namespace llm
