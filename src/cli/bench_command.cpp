@@ -134,6 +134,11 @@ int bench_command(const std::vector<std::string>& argv) {
   Result<double> validation = validate_against_reference(**backend);
   if (!validation) return fail(validation.error());
   const std::string device_name = (*backend)->name();
+  // Device memory in use before the model: the context, libraries and a backend's fixed
+  // workspace (the validation model's memory is released; the model's backend has the same).
+  (*backend)->release_cached_memory();
+  std::optional<int64_t> used_before_model;
+  if (Result<DeviceMemory> device = (*backend)->device_memory()) used_before_model = device->total_bytes - device->free_bytes;
   backend->reset();  // its memory would count in the device's use below
   Result<ParallelArgs> parallel =
       parse_parallel_args(args, args.value("--device").value_or("cpu"), static_cast<int>(*threads));
@@ -178,6 +183,12 @@ int bench_command(const std::vector<std::string>& argv) {
   if (!setup) return fail_rank(*parallel, setup.error());
   ModelRunner* model = setup->runner.get();
   double load_seconds = seconds_since(load_start);
+  std::optional<int64_t> used_after_load;
+  if (model_backend) {
+    if (Result<DeviceMemory> device = model_backend->device_memory()) used_after_load = device->total_bytes - device->free_bytes;
+  }
+  const int64_t kv_bytes = blocks_needed * block_size * 2 * config.n_layers * config.n_kv_heads * config.head_dim *
+                           dtype_info(memory->kv_dtype).block_bytes;
   // One step as the engine runs it: the next tokens picked (greedy) on the device where the runner
   // can, so only ids come back; otherwise the logits.
   std::vector<int32_t> sampled;
@@ -271,6 +282,12 @@ int bench_command(const std::vector<std::string>& argv) {
     if (Result<DeviceMemory> device = model_backend->device_memory()) {
       device_used = device->total_bytes - device->free_bytes;
       report["device_memory_used_bytes"] = *device_used;
+      if (used_before_model && used_after_load) {
+        report["device_memory"] = {{"context_bytes", *used_before_model},
+                                   {"weights_bytes", *used_after_load - *used_before_model - kv_bytes},
+                                   {"kv_cache_bytes", kv_bytes},
+                                   {"steps_bytes", *device_used - *used_after_load}};
+      }
     }
   }
   if (!parallel->is_output_rank()) return 0;  // under mpirun, rank 0 prints
@@ -280,8 +297,16 @@ int bench_command(const std::vector<std::string>& argv) {
   }
   std::printf("model: %s (%s)\ndevice: %s, validated against the CPU reference (max |diff| %.2e)\n",
               model_name.c_str(), config.summary().c_str(), device_name.c_str(), *validation);
-  std::printf("load %.1f s; kv cache %s", load_seconds, dtype_name(memory->kv_dtype));
-  if (device_used) std::printf("; device memory in use at the end: %.0f MiB", static_cast<double>(*device_used) / (1 << 20));
+  std::printf("load %.1f s; kv cache %s", load_seconds, std::string(dtype_name(memory->kv_dtype)).c_str());
+  auto mib = [](int64_t bytes) { return static_cast<double>(bytes) / (1 << 20); };
+  if (device_used) std::printf("; device memory in use at the end: %.0f MiB", mib(*device_used));
+  if (report.contains("device_memory")) {
+    const Json& m = report["device_memory"];
+    std::printf(" (context %.0f, weights %.0f, KV cache %.0f for %lld tokens, steps %.0f)",
+                mib(m["context_bytes"].get<int64_t>()), mib(m["weights_bytes"].get<int64_t>()),
+                mib(m["kv_cache_bytes"].get<int64_t>()), static_cast<long long>(blocks_needed * block_size),
+                mib(m["steps_bytes"].get<int64_t>()));
+  }
   std::printf("\n%-22s %14s %10s\n", "test", "tokens/s", "seconds");
   for (const Json& row : results) {
     std::printf("%-22s %14.1f %10.4f\n", row["test"].get<std::string>().c_str(),

@@ -1,7 +1,9 @@
 #include "model/synthetic.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "core/half.h"
 #include "model/rope.h"
@@ -34,22 +36,26 @@ uint64_t next_random(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-void fill(std::vector<std::byte>& out, DType dtype, int64_t n, float scale, bool ones, uint64_t& state) {
-  out.resize(static_cast<size_t>(n) * (dtype == DType::kF32 ? 4 : 2));
-  for (int64_t i = 0; i < n; ++i) {
+// splitmix64 is a counter: value i of a stream that starts at `state` is mix(state + (i + 1) x
+// the increment), so the elements can be made in any order, on many threads, with the same bits.
+constexpr uint64_t kIncrement = 0x9e3779b97f4a7c15ull;
+
+void fill_range(std::byte* out, DType dtype, int64_t begin, int64_t end, float scale, bool ones, uint64_t state) {
+  for (int64_t i = begin; i < end; ++i) {
+    uint64_t counter = state + static_cast<uint64_t>(i) * kIncrement;
     // Uniform in [-scale*sqrt(3), scale*sqrt(3)]: variance scale^2.
-    float u = static_cast<float>(static_cast<double>(next_random(state) >> 11) * 0x1.0p-53 * 2.0 - 1.0);
+    float u = static_cast<float>(static_cast<double>(next_random(counter) >> 11) * 0x1.0p-53 * 2.0 - 1.0);
     float value = ones ? 1.0f : u * scale * 1.7320508f;
     switch (dtype) {
-      case DType::kF32: std::memcpy(out.data() + i * 4, &value, 4); break;
+      case DType::kF32: std::memcpy(out + i * 4, &value, 4); break;
       case DType::kF16: {
         uint16_t h = float_to_f16(value);
-        std::memcpy(out.data() + i * 2, &h, 2);
+        std::memcpy(out + i * 2, &h, 2);
         break;
       }
       case DType::kBF16: {
         uint16_t h = float_to_bf16(value);
-        std::memcpy(out.data() + i * 2, &h, 2);
+        std::memcpy(out + i * 2, &h, 2);
         break;
       }
       case DType::kI32:
@@ -59,6 +65,21 @@ void fill(std::vector<std::byte>& out, DType dtype, int64_t n, float scale, bool
       case DType::kQ6_K: break;  // rejected by make_synthetic_model
     }
   }
+}
+
+// Fills n elements on every hardware thread (an 8B model is 8 billion values); advances `state`
+// past them, as n sequential draws would.
+void fill(std::vector<std::byte>& out, DType dtype, int64_t n, float scale, bool ones, uint64_t& state) {
+  out.resize(static_cast<size_t>(n) * (dtype == DType::kF32 ? 4 : 2));
+  const int64_t n_threads = std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, 64);
+  const int64_t per_thread = std::max<int64_t>(1 << 20, (n + n_threads - 1) / n_threads);
+  std::vector<std::thread> threads;
+  for (int64_t begin = per_thread; begin < n; begin += per_thread) {
+    threads.emplace_back(fill_range, out.data(), dtype, begin, std::min(n, begin + per_thread), scale, ones, state);
+  }
+  fill_range(out.data(), dtype, 0, std::min(n, per_thread), scale, ones, state);
+  for (std::thread& thread : threads) thread.join();
+  state += static_cast<uint64_t>(n) * kIncrement;
 }
 
 struct SyntheticStorage {

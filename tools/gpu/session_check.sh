@@ -2,7 +2,10 @@
 # One call's worth of GPU work for the CUDA backend (build here, run on the GPU machine): the GPU
 # tests, the one-GPU benchmarks of docs/benchmarks.md, the 8,192-token peak-memory run, and the
 # KV planner of `llama serve` on the 8B shape. Logs go to OUT_DIR; a summary is printed last.
-#   tools/gpu/session_check.sh BIN_DIR OUT_DIR [tests|bench|all]
+#   tools/gpu/session_check.sh BIN_DIR OUT_DIR [tests|bench|serve|ops|load|all]
+#     ops: cuda_op_bench (single ops on 8B shapes); load: a random 16 GB Llama-3.1-8B checkpoint
+#     written by tools/gpu/make_random_checkpoint.py, then loaded by `llama bench` from the page cache;
+#     serve: scripts/serve-bench.sh at concurrency 64 (REQUESTS, default 400), KV pool sized by the planner
 # BIN_DIR holds llama, cuda_ops_test, golden_test (and any shared libraries they need, found via
 # LD_LIBRARY_PATH=BIN_DIR). The golden fixtures are read from this checkout.
 set -uo pipefail
@@ -16,6 +19,8 @@ if [[ $what == tests || $what == all ]]; then
   "$bin/cuda_ops_test" --gtest_brief=1 >"$out/ops.log" 2>&1; summary+=("cuda_ops_test exit $?: $(tail -3 "$out/ops.log" | tr '\n' ' ')")
   LLAMA_TEST_DEVICES=cuda,cuda-fp32 "$bin/golden_test" --gtest_filter='Fixtures/*' --gtest_brief=1 >"$out/golden.log" 2>&1
   summary+=("golden_test exit $?: $(tail -2 "$out/golden.log" | tr '\n' ' ')")
+  tools/gpu/tp_one_gpu_check.sh "$bin/llama" cuda-fp32 >"$out/tp_one_gpu.log" 2>&1
+  summary+=("tp_one_gpu_check (cuda-fp32) exit $?: $(tail -1 "$out/tp_one_gpu.log")")
 fi
 if [[ $what == bench || $what == all ]]; then
   "$bin/llama" bench --synthetic llama3.1-8b --device cuda --repeat 3 >"$out/bench.txt" 2>&1
@@ -28,5 +33,20 @@ if [[ $what == bench || $what == all ]]; then
   for _ in $(seq 1 280); do grep -q "KV cache\|error" "$out/serve.log" && break; sleep 1; done
   kill "$server" 2>/dev/null; wait "$server" 2>/dev/null
   summary+=("serve plan: $(grep -m1 "KV cache" "$out/serve.log")")
+fi
+if [[ $what == serve || $what == all ]]; then
+  REQUESTS=${REQUESTS:-400} KV_TOKENS=0 RUN_TIMEOUT=150 scripts/serve-bench.sh "$bin" "$out/serve" llama3.1-8b cuda 64 \
+    >"$out/serve_bench.txt" 2>&1
+  summary+=("serve-bench exit $?:" "$(cat "$out/serve_bench.txt")")
+fi
+if [[ $what == ops || $what == all ]]; then
+  "$bin/cuda_op_bench" >"$out/op_bench.txt" 2>&1
+  summary+=("cuda_op_bench exit $?:" "$(cat "$out/op_bench.txt")")
+fi
+if [[ $what == load || $what == all ]]; then
+  python3 tools/gpu/make_random_checkpoint.py /tmp/ckpt-8b >"$out/checkpoint.txt" 2>&1
+  "$bin/llama" bench /tmp/ckpt-8b --device cuda --prompt-lengths 512 --streams 1 --stream-generate 32 --repeat 1 \
+    >"$out/bench_file.txt" 2>&1
+  summary+=("checkpoint: $(tail -1 "$out/checkpoint.txt")" "bench from the file, exit $?:" "$(cat "$out/bench_file.txt")")
 fi
 printf '%s\n' "${summary[@]}"

@@ -160,7 +160,7 @@ class LlamaModel final : public ModelRunner {
   std::vector<StackedLayer> stacked_;
   int64_t host_copied_bytes_ = 0;
   Buffer rope_inv_freq_;                // f32 [head_dim / 2]
-  std::vector<Buffer> kv_buffers_;      // per layer: k then v
+  Buffer kv_pool_;                      // every layer's k then v, in one allocation
   std::vector<KvCacheView> kv_layers_;  // [stage layers], each [n_blocks, block_size, rank's kv heads, head_dim]
   // Recorded decode steps by (n, n_seqs, table_width, n_out, n_sampled).
   std::map<std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>, StepRecordingSlot> step_recordings_;

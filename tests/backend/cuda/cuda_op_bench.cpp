@@ -71,12 +71,13 @@ int main() {
       }
     }
   }
-  // Attention, 8B heads (32 query, 8 KV, head_dim 128), f32 cache as the model allocates it.
-  for (auto [n_query, context, n_seqs] : {std::tuple{512, 512, 1}, std::tuple{1, 256, 1},
-                                          std::tuple{1, 8192, 1}, std::tuple{1, 256, 64}}) {
+  // Attention, 8B heads (32 query, 8 KV, head_dim 128), bf16 cache (the CUDA default). Prefill
+  // rows: causal FLOPs 4 x head_dim x heads x (keys each row sees), as TFLOP/s.
+  for (auto [n_query, context, n_seqs] : {std::tuple{512, 512, 1}, std::tuple{2048, 2048, 1}, std::tuple{512, 8192, 1},
+                                          std::tuple{1, 256, 1}, std::tuple{1, 8192, 1}, std::tuple{1, 256, 64}}) {
     std::vector<SequenceSpec> sequences(static_cast<size_t>(n_seqs), SequenceSpec{context, n_query});
     PagedScenario scenario(PagedScenarioOptions{.sequences = sequences, .block_size = 16, .n_heads = 32,
-                                                .n_kv_heads = 8, .head_dim = 128});
+                                                .n_kv_heads = 8, .head_dim = 128, .cache_dtype = DType::kBF16});
     DeviceTensor q = upload(*backend, scenario.q), k = upload(*backend, scenario.k_cache),
                  v = upload(*backend, scenario.v_cache), starts = upload(*backend, scenario.query_start),
                  positions = upload(*backend, scenario.positions), tables = upload(*backend, scenario.block_tables);
@@ -88,7 +89,10 @@ int main() {
     double t = seconds_per_call(*backend, [&] {
       backend->paged_attention(q.view, KvCacheView{k.view, v.view}, batch, out.view);
     });
-    std::printf("attention %d seq x %d rows, context %-6d %12.1f\n", n_seqs, n_query, context, t * 1e6);
+    double keys_seen = 0;  // over all rows: row r of the last n_query positions sees context - n_query + r + 1
+    for (int r = 0; r < n_query; ++r) keys_seen += context - n_query + r + 1;
+    std::printf("attention %d seq x %d rows, context %-6d %12.1f %7.0f TFLOP/s\n", n_seqs, n_query, context, t * 1e6,
+                4.0 * 128 * 32 * keys_seen * n_seqs / t / 1e12);
   }
   return 0;
 }
