@@ -361,9 +361,13 @@ Status LlamaModel::run_step(const ForwardBatch& batch, std::span<const float> hi
   }
 
   StepShape shape = step_shape(n, n_seqs, batch.max_blocks_per_seq, n_out, n_sampled);
-  Result<Buffer> workspace = backend_.allocate(shape.bytes());
-  if (!workspace) return workspace.error();
-  StepViews views = carve_step(shape, workspace->data());
+  if (step_workspace_.bytes() < shape.bytes()) {
+    step_workspace_ = Buffer();  // back to the allocator first: the two need not fit at once
+    Result<Buffer> workspace = backend_.allocate(shape.bytes());
+    if (!workspace) return workspace.error();
+    step_workspace_ = std::move(*workspace);
+  }
+  StepViews views = carve_step(shape, step_workspace_.data());
   std::vector<int32_t> packed = pack_indices(batch, sampling, shape);
   backend_.copy_from_host(views.indices, packed.data());
   if (!shard_.first_stage()) backend_.copy_from_host(views.x, hidden_in.data());

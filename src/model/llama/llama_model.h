@@ -162,6 +162,10 @@ class LlamaModel final : public ModelRunner {
   Buffer rope_inv_freq_;                // f32 [head_dim / 2]
   Buffer kv_pool_;                      // every layer's k then v, in one allocation
   std::vector<KvCacheView> kv_layers_;  // [stage layers], each [n_blocks, block_size, rank's kv heads, head_dim]
+  // Eager steps run in one workspace that grows to the largest step seen (the profiling step
+  // makes it that size at once): steps of every size in between reuse it, so a caching
+  // allocator never holds one block per step size.
+  Buffer step_workspace_;
   // Recorded decode steps by (n, n_seqs, table_width, n_out, n_sampled).
   std::map<std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>, StepRecordingSlot> step_recordings_;
 };
