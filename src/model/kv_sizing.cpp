@@ -69,8 +69,8 @@ Result<KvBudget> size_and_allocate_kv(LlamaModel& model, Backend& backend, const
   if (!status) return status.error();
   status = model.run_profile_step(step_rows, std::clamp<int64_t>(options.max_logit_rows, 1, step_rows));
   if (!status) return status.error();
-  // In use now: context, weights, the step's activations (cached by the backend for the next
-  // step) and the profile pool, which goes.
+  // In use now: context, weights, the step's activations (the model keeps its workspace, sized
+  // for this largest step) and the profile pool, which goes.
   Result<DeviceMemory> after_step = backend.device_memory();
   if (!after_step) return after_step.error();
   const int64_t profile_pool_bytes = profile_blocks * model.kv_bytes_per_block();
