@@ -27,14 +27,7 @@ float element_as_float(HostTensor& t, int64_t i) {
   return t.f32()[i];
 }
 
-class CudaFusedOps : public testing::Test {
- protected:
-  void SetUp() override {
-    backend_ = make_cuda("cuda");
-    ASSERT_NE(backend_, nullptr);
-  }
-  std::unique_ptr<Backend> backend_;
-};
+using CudaFusedOps = CudaDeviceTest;
 
 TEST_F(CudaFusedOps, AddRmsNormIsAddThenNorm) {
   for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {

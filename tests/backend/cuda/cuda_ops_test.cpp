@@ -416,14 +416,7 @@ void check_sample(Backend& backend, const HostTensor& logits, const std::vector<
 }
 
 // Sampling has no matrix products, so both CUDA precisions run the same kernel: one device.
-class CudaSample : public testing::Test {
- protected:
-  void SetUp() override {
-    backend_ = make_cuda("cuda");
-    ASSERT_NE(backend_, nullptr);
-  }
-  std::unique_ptr<Backend> backend_;
-};
+using CudaSample = CudaDeviceTest;
 
 // Random logits of every kind, vocab 259 / 32000 / 128256, 1..64 rows a launch, the whole
 // parameter grid with random uniforms (and 0, 0.999999).

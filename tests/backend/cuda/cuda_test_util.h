@@ -48,4 +48,15 @@ inline std::unique_ptr<Backend> make_cuda(const std::string& device) {
   return backend.ok() ? std::move(*backend) : nullptr;
 }
 
+// A test on one "cuda" backend, for ops without matrix products (the same kernels on both CUDA
+// precisions, so one instance is enough).
+class CudaDeviceTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    backend_ = make_cuda("cuda");
+    ASSERT_NE(backend_, nullptr);
+  }
+  std::unique_ptr<Backend> backend_;
+};
+
 }  // namespace llm::test
