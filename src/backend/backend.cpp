@@ -74,6 +74,65 @@ void Backend::linear(TensorView x, TensorView weight, TensorView out) {
   do_linear(x, weight, out);
 }
 
+void Backend::qkv_projection(TensorView x, const QkvWeights& w, TensorView q, TensorView k, TensorView v) {
+  check_f32(x, "qkv_projection x", 2);
+  const std::pair<const TensorView*, const TensorView*> products[] = {{&w.wq, &q}, {&w.wk, &k}, {&w.wv, &v}};
+  for (const auto& [weight, out] : products) {
+    check_f32(*out, "qkv_projection out", 2);
+    LLM_CHECK(weight->shape.rank() == 2 && weight->shape[1] == x.shape[1], "qkv_projection: weight ", weight->shape,
+              " does not take x ", x.shape);
+    LLM_CHECK(out->shape[0] == x.shape[0] && out->shape[1] == weight->shape[0], "qkv_projection out: expected [",
+              x.shape[0], ", ", weight->shape[0], "], got ", out->shape);
+  }
+  if (w.stacked.data != nullptr) {
+    LLM_CHECK(w.stacked.data == w.wq.data && w.stacked.dtype == w.wq.dtype &&
+                  w.stacked.shape == Shape({w.wq.shape[0] + w.wk.shape[0] + w.wv.shape[0], x.shape[1]}),
+              "qkv_projection: stacked weight ", w.stacked.shape, " is not wq|wk|wv");
+  }
+  do_qkv_projection(x, w, q, k, v);
+}
+
+void Backend::feed_forward(TensorView x, const FeedForwardWeights& w, TensorView gate, TensorView up, TensorView out) {
+  check_f32(x, "feed_forward x", 2);
+  check_f32(out, "feed_forward out", 2);
+  check_f32(gate, "feed_forward gate", 2);
+  check_f32(up, "feed_forward up", 2);
+  const int64_t n = x.shape[0], dim = x.shape[1], ffn = w.w1.shape.rank() == 2 ? w.w1.shape[0] : -1;
+  LLM_CHECK(w.w1.shape == Shape({ffn, dim}) && w.w3.shape == w.w1.shape && w.w2.shape == Shape({dim, ffn}),
+            "feed_forward: w1 ", w.w1.shape, " w3 ", w.w3.shape, " w2 ", w.w2.shape, " for x ", x.shape);
+  LLM_CHECK(gate.shape == Shape({n, ffn}) && up.shape == gate.shape && out.shape == x.shape, "feed_forward: gate ",
+            gate.shape, " up ", up.shape, " out ", out.shape, " for x ", x.shape);
+  if (w.gate_up.data != nullptr) {
+    LLM_CHECK(w.gate_up.data == w.w1.data && w.gate_up.dtype == w.w1.dtype && w.gate_up.shape == Shape({2 * ffn, dim}),
+              "feed_forward: stacked weight ", w.gate_up.shape, " is not w1|w3");
+  }
+  do_feed_forward(x, w, gate, up, out);
+}
+
+void Backend::do_qkv_projection(TensorView x, const QkvWeights& w, TensorView q, TensorView k, TensorView v) {
+  auto* q_bytes = static_cast<std::byte*>(q.data);
+  const bool back_to_back = q_bytes + q.bytes() == k.data && static_cast<std::byte*>(k.data) + k.bytes() == v.data;
+  if (x.shape[0] == 1 && w.stacked.data != nullptr && back_to_back) {
+    do_linear(x, w.stacked, TensorView{q.data, DType::kF32, Shape{1, w.stacked.shape[0]}});
+    return;
+  }
+  do_linear(x, w.wq, q);
+  do_linear(x, w.wk, k);
+  do_linear(x, w.wv, v);
+}
+
+void Backend::do_feed_forward(TensorView x, const FeedForwardWeights& w, TensorView gate, TensorView up,
+                              TensorView out) {
+  if (x.shape[0] == 1 && w.gate_up.data != nullptr && static_cast<std::byte*>(gate.data) + gate.bytes() == up.data) {
+    do_linear(x, w.gate_up, TensorView{gate.data, DType::kF32, Shape{1, w.gate_up.shape[0]}});  // = w1 x | w3 x
+  } else {
+    do_linear(x, w.w1, gate);
+    do_linear(x, w.w3, up);
+  }
+  do_silu_mul(gate, up, gate);
+  do_linear(gate, w.w2, out);
+}
+
 void Backend::rope(TensorView x, TensorView positions, TensorView inv_freq, RopeLayout layout) {
   check_f32(x, "rope x", 3);
   check_i32(positions, "rope positions", 1);

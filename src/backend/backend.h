@@ -78,10 +78,23 @@ struct AttentionBatch {
   float scale = 1.0f;       // softmax scale, 1/sqrt(head_dim) for Llama
 };
 
+// A layer's attention input projections. stacked, when not empty, is wq|wk|wv in one buffer
+// [q_dim + 2 kv_dim, dim] (the same bytes as the three views).
+struct QkvWeights {
+  TensorView wq, wk, wv, stacked;
+};
+
+// A layer's feed-forward: w2 (silu(w1 x) * w3 x). gate_up, when not empty, is w1|w3 in one buffer
+// [2 ffn, dim] (the same bytes as w1 and w3).
+struct FeedForwardWeights {
+  TensorView w1, w3, w2, gate_up;
+};
+
 // A device's memory as its driver reports it (all processes' allocations count as used).
 struct DeviceMemory {
   int64_t total_bytes = 0;
   int64_t free_bytes = 0;
+  int64_t host_mapped_bytes = 0;  // host memory this backend holds from allocate_host_mapped
 };
 
 // Ops recorded once and replayed with one call (a CUDA graph). Made by Backend::end_recording,
@@ -108,6 +121,13 @@ class Backend {
   // shares the host's memory (the CPU).
   virtual Result<DeviceMemory> device_memory() const {
     return make_error(ErrorCode::kUnsupported, name() + ": no separate device memory");
+  }
+  // Host memory this device's ops read in place (pinned and mapped into the device's address
+  // space), for tables of which a step reads only a few rows: the token embedding then costs no
+  // device memory. kUnsupported where the device has no memory of its own (the CPU: the host
+  // copy is already the device copy) or cannot map host memory; the caller then uses allocate.
+  virtual Result<Buffer> allocate_host_mapped(int64_t bytes) {
+    return make_error(ErrorCode::kUnsupported, name() + ": no host-mapped memory");
   }
   // Hands memory that the backend keeps cached for reuse back to the driver, so that
   // device_memory() shows what is really held. Memory in use is untouched.
@@ -147,6 +167,16 @@ class Backend {
 
   // out = x @ weight^T.  x f32 [n, k]; weight [m, k] any dtype; out f32 [n, m].
   void linear(TensorView x, TensorView weight, TensorView out);
+
+  // q = x wq^T, k = x wk^T, v = x wv^T. x f32 [n, dim]; q, k, v f32 [n, *]. Devices that round x
+  // for their matrix units do it once for the three products; a one-row step whose q, k and v lie
+  // back to back takes the stacked weight in one pass.
+  void qkv_projection(TensorView x, const QkvWeights& w, TensorView q, TensorView k, TensorView v);
+
+  // out = w2 (silu(w1 x) * w3 x). x, out f32 [n, dim] (out may alias x); gate and up f32 [n, ffn]
+  // workspaces whose contents are left undefined. A device may keep the [n, ffn] intermediates in
+  // the weights' half type (as a bf16 model does everywhere), which is why this is one op.
+  void feed_forward(TensorView x, const FeedForwardWeights& w, TensorView gate, TensorView up, TensorView out);
 
   // Rotates each head of x in place by angle positions[i] * inv_freq[j] for pair j.
   // x f32 [n, n_heads, head_dim]; positions i32 [n]; inv_freq f32 [head_dim / 2].
@@ -203,6 +233,9 @@ class Backend {
     do_rope(k, positions, inv_freq, layout);
     do_kv_write(k, v, cache, slots);
   }
+  virtual void do_qkv_projection(TensorView x, const QkvWeights& w, TensorView q, TensorView k, TensorView v);
+  virtual void do_feed_forward(TensorView x, const FeedForwardWeights& w, TensorView gate, TensorView up,
+                               TensorView out);
 };
 
 }  // namespace llm

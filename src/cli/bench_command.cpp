@@ -286,7 +286,8 @@ int bench_command(const std::vector<std::string>& argv) {
         report["device_memory"] = {{"context_bytes", *used_before_model},
                                    {"weights_bytes", *used_after_load - *used_before_model - kv_bytes},
                                    {"kv_cache_bytes", kv_bytes},
-                                   {"steps_bytes", *device_used - *used_after_load}};
+                                   {"steps_bytes", *device_used - *used_after_load},
+                                   {"host_mapped_bytes", device->host_mapped_bytes}};
       }
     }
   }
@@ -306,6 +307,9 @@ int bench_command(const std::vector<std::string>& argv) {
                 mib(m["context_bytes"].get<int64_t>()), mib(m["weights_bytes"].get<int64_t>()),
                 mib(m["kv_cache_bytes"].get<int64_t>()), static_cast<long long>(blocks_needed * block_size),
                 mib(m["steps_bytes"].get<int64_t>()));
+    if (const int64_t mapped = m["host_mapped_bytes"].get<int64_t>(); mapped > 0) {
+      std::printf("; token embedding in pinned host memory: %.0f MiB", mib(mapped));
+    }
   }
   std::printf("\n%-22s %14s %10s\n", "test", "tokens/s", "seconds");
   for (const Json& row : results) {

@@ -32,7 +32,11 @@ Result<KvBudget> plan_kv_blocks(const KvBudgetInput& in) {
   const int64_t wanted = std::max(in.blocks_wanted, in.blocks_required);
   const std::string why = str(gib(allowed), " allowed (", in.utilization, " of ", gib(in.memory.total_bytes), "), ",
                               gib(used), " in use after the weights and the largest step, ", gib(in.reserve_bytes),
-                              " kept for recorded decode steps");
+                              " kept for recorded decode steps",
+                              in.memory.host_mapped_bytes > 0
+                                  ? str(" (", gib(in.memory.host_mapped_bytes),
+                                        " of weights, the token embedding, read in place from pinned host memory)")
+                                  : std::string());
   if (fit < in.blocks_required) {
     return make_error(ErrorCode::kOutOfMemory,
                       str("KV cache: ", in.blocks_required, " blocks (", in.blocks_required * in.block_size,

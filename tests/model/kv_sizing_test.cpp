@@ -29,6 +29,20 @@ TEST(KvSizing, TakesTheAllowedShareLessWhatIsInUse) {
   EXPECT_NE(budget->explanation.find("0.9 of 80.00 GiB"), std::string::npos) << budget->explanation;
 }
 
+TEST(KvSizing, SaysWhatLivesInHostMemory) {
+  // Host-mapped weights (the token embedding) count nowhere in the device's use: the plan says so.
+  Result<KvBudget> budget = plan_kv_blocks(
+      eight_b({.total_bytes = 80 * kGiB, .free_bytes = 64 * kGiB, .host_mapped_bytes = kGiB + 2 * kMiB}));
+  ASSERT_TRUE(budget.ok());
+  EXPECT_EQ(budget->n_blocks, (72 * kGiB - 16 * kGiB - 512 * kMiB) / (2 * kMiB));
+  EXPECT_NE(budget->explanation.find("1.00 GiB of weights, the token embedding, read in place from pinned host memory"),
+            std::string::npos)
+      << budget->explanation;
+  budget = plan_kv_blocks(eight_b({.total_bytes = 80 * kGiB, .free_bytes = 64 * kGiB}));
+  ASSERT_TRUE(budget.ok());
+  EXPECT_EQ(budget->explanation.find("host memory"), std::string::npos) << budget->explanation;
+}
+
 TEST(KvSizing, StopsAtWhatTheEngineCanUse) {
   KvBudgetInput input = eight_b({.total_bytes = 80 * kGiB, .free_bytes = 64 * kGiB});
   input.blocks_wanted = 1000;

@@ -48,7 +48,7 @@ LtGemm::~LtGemm() {
 const LtGemm::Plan& LtGemm::plan_for(const PlanKey& key) {
   auto found = plans_.find(key);
   if (found != plans_.end()) return found->second;
-  const auto [dtype_index, n, m, k, align_x, align_w, align_out] = key;
+  const auto [dtype_index, n, m, k, align_x, align_w, align_out, out_dtype_index] = key;
   const DType dtype = static_cast<DType>(dtype_index);
   const cudaDataType_t type = cuda_type(dtype);
   Plan plan;
@@ -64,7 +64,8 @@ const LtGemm::Plan& LtGemm::plan_for(const PlanKey& key) {
                "cublasLtMatrixLayoutCreate(weight)");
   check_cublas(cublasLtMatrixLayoutCreate(&plan.b, type, static_cast<uint64_t>(k), static_cast<uint64_t>(n), k),
                "cublasLtMatrixLayoutCreate(x)");
-  check_cublas(cublasLtMatrixLayoutCreate(&plan.d, CUDA_R_32F, static_cast<uint64_t>(m), static_cast<uint64_t>(n), m),
+  const cudaDataType_t out_type = cuda_type(static_cast<DType>(out_dtype_index));
+  check_cublas(cublasLtMatrixLayoutCreate(&plan.d, out_type, static_cast<uint64_t>(m), static_cast<uint64_t>(n), m),
                "cublasLtMatrixLayoutCreate(out)");
 
   cublasLtMatmulPreference_t preference = nullptr;
@@ -95,11 +96,13 @@ const LtGemm::Plan& LtGemm::plan_for(const PlanKey& key) {
   return plans_.emplace(key, plan).first->second;
 }
 
-void LtGemm::matmul(const void* x, const void* weight, DType dtype, int64_t n, int64_t m, int64_t k, float* out,
-                    cudaStream_t stream) {
+void LtGemm::matmul(const void* x, const void* weight, DType dtype, int64_t n, int64_t m, int64_t k, void* out,
+                    cudaStream_t stream, DType out_dtype) {
   if (n == 0 || m == 0) return;
+  LLM_CHECK(out_dtype == DType::kF32 || out_dtype == dtype, "cuBLASLt matmul: ", dtype_name(dtype), " operands to ",
+            dtype_name(out_dtype));
   const Plan& plan = plan_for(PlanKey{static_cast<int>(dtype), n, m, k, alignment_of(x), alignment_of(weight),
-                                      alignment_of(out)});
+                                      alignment_of(out), static_cast<int>(out_dtype)});
   const float alpha = 1.0f, beta = 0.0f;
   check_cublas(cublasLtMatmul(handle_, plan.operation, &alpha, weight, plan.a, x, plan.b, &beta, out, plan.d, out,
                               plan.d, &plan.algo, workspace_, workspace_bytes_, stream),

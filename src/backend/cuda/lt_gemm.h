@@ -1,6 +1,7 @@
-// Matrix products through cuBLASLt: out f32 [n, m] = x [n, k] @ weight [m, k]^T, both operands of
-// one dtype (f32 | f16 | bf16), f32 accumulation. Algorithms are chosen once per shape, dtype and
-// operand alignment and cached (the heuristic query costs more than a small product).
+// Matrix products through cuBLASLt: out [n, m] = x [n, k] @ weight [m, k]^T, both operands of
+// one dtype (f32 | f16 | bf16), f32 accumulation, out f32 or (rounded once) the operands' dtype.
+// Algorithms are chosen once per shape, dtype and operand alignment and cached (the heuristic
+// query costs more than a small product).
 #pragma once
 
 #include <cublasLt.h>
@@ -22,9 +23,9 @@ class LtGemm {
   LtGemm(const LtGemm&) = delete;
   LtGemm& operator=(const LtGemm&) = delete;
 
-  // x [n, k] and weight [m, k] of `dtype`; out f32 [n, m]. Row-major throughout.
-  void matmul(const void* x, const void* weight, DType dtype, int64_t n, int64_t m, int64_t k, float* out,
-              cudaStream_t stream);
+  // x [n, k] and weight [m, k] of `dtype`; out [n, m] of out_dtype (f32 or `dtype`). Row-major.
+  void matmul(const void* x, const void* weight, DType dtype, int64_t n, int64_t m, int64_t k, void* out,
+              cudaStream_t stream, DType out_dtype = DType::kF32);
 
  private:
   struct Plan {
@@ -32,8 +33,8 @@ class LtGemm {
     cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
     cublasLtMatmulAlgo_t algo{};
   };
-  // (dtype, n, m, k, alignment of x, weight, out)
-  using PlanKey = std::tuple<int, int64_t, int64_t, int64_t, int, int, int>;
+  // (dtype, n, m, k, alignment of x, weight, out, out dtype)
+  using PlanKey = std::tuple<int, int64_t, int64_t, int64_t, int, int, int, int>;
   const Plan& plan_for(const PlanKey& key);
 
   cublasLtHandle_t handle_ = nullptr;

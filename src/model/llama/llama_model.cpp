@@ -118,6 +118,18 @@ Status LlamaModel::place_weights(ShardWeights host) {
     if (stacked.gate_up.data != nullptr) placed.insert(placed.end(), {layer.w1.data, layer.w3.data});
     stacked_.push_back(stacked);
   }
+  // An untied token embedding stays in (pinned, mapped) host memory, as llama.cpp keeps it: a
+  // step reads only its tokens' rows (8 KiB each for an 8B model, 16 MiB for a 2,048-token
+  // prefill, over PCIe), and the table is 1 GiB of device memory the KV cache can use instead.
+  // A tied table is also the output projection, which reads all of it every step.
+  if (!tied && weights_.token_embedding.data != nullptr) {
+    if (Result<Buffer> mapped = backend_.allocate_host_mapped(weights_.token_embedding.bytes())) {
+      std::memcpy(mapped->data(), weights_.token_embedding.data, static_cast<size_t>(weights_.token_embedding.bytes()));
+      weights_.token_embedding = mapped->view(weights_.token_embedding.dtype, weights_.token_embedding.shape);
+      placed.push_back(weights_.token_embedding.data);
+      weight_buffers_.push_back(std::move(*mapped));
+    }
+  }
   Status status;
   for_each_weight(weights_, [&](WeightRole role, int64_t, TensorView& view) {
     if (std::find(placed.begin(), placed.end(), view.data) != placed.end()) return;
@@ -409,13 +421,7 @@ Status LlamaModel::enqueue_step(const StepShape& shape, const StepViews& views) 
   const LlamaConfig& c = config_;
   const int64_t n = shape.n, n_out = shape.n_out;
   const int64_t n_heads = shard_.q_heads.size(), n_kv_heads = shard_.kv_heads.size();
-  const int64_t q_dim = n_heads * c.head_dim, kv_dim = n_kv_heads * c.head_dim, ffn_dim = shard_.ffn.size();
   const TensorView &x = views.x, &h = views.h, &q = views.q, &k = views.k, &v = views.v, &gate = views.gate;
-  // With one row, q|k|v and gate|up lie back to back, so a stacked weight's product fills them
-  // at once: [1, q_dim + 2 kv_dim] and [1, 2 ffn_dim].
-  const bool one_row = n == 1;
-  const TensorView qkv{q.data, DType::kF32, Shape{1, q_dim + 2 * kv_dim}};
-  const TensorView gate_up{gate.data, DType::kF32, Shape{1, 2 * ffn_dim}};
   const TensorView inv_freq = rope_inv_freq_.view(DType::kF32, {c.head_dim / 2});
   const float eps = static_cast<float>(c.norm_eps);
   Communicator& comm = *comm_;
@@ -436,13 +442,7 @@ Status LlamaModel::enqueue_step(const StepShape& shape, const StepViews& views) 
     const StackedLayer stacked = layer < stacked_.size() ? stacked_[layer] : StackedLayer{};
     // Attention block: x += wo(attention(rope(wq h), rope(wk h), wv h)), h = norm(x) on entry.
     // Each rank attends with its heads; wo (row-parallel) gives partial sums over heads, all-reduced.
-    if (one_row && stacked.qkv.data != nullptr) {
-      backend_.linear(h, stacked.qkv, qkv);  // = wq h | wk h | wv h, one pass over the weights
-    } else {
-      backend_.linear(h, w.wq, q);
-      backend_.linear(h, w.wk, k);
-      backend_.linear(h, w.wv, v);
-    }
+    backend_.qkv_projection(h, QkvWeights{w.wq, w.wk, w.wv, stacked.qkv}, q, k, v);
     TensorView q_heads = q.reshape({n, n_heads, c.head_dim});
     backend_.rope_kv_write(q_heads, k.reshape({n, n_kv_heads, c.head_dim}), v.reshape({n, n_kv_heads, c.head_dim}),
                            views.positions, inv_freq, rope_layout_, cache, views.slots);
@@ -452,14 +452,7 @@ Status LlamaModel::enqueue_step(const StepShape& shape, const StepViews& views) 
     backend_.add_rms_norm(x, h, w.ffn_norm, eps, h);  // x += h; h = norm(x)
     // Feed-forward block: x += w2(silu(w1 h) * w3 h). Each rank runs its ffn slice; w2
     // (row-parallel) gives partial sums, all-reduced.
-    if (one_row && stacked.gate_up.data != nullptr) {
-      backend_.linear(h, stacked.gate_up, gate_up);  // = w1 h | w3 h
-    } else {
-      backend_.linear(h, w.w1, gate);
-      backend_.linear(h, w.w3, views.up);
-    }
-    backend_.silu_mul(gate, views.up, gate);
-    backend_.linear(gate, w.w2, h);
+    backend_.feed_forward(h, FeedForwardWeights{w.w1, w.w3, w.w2, stacked.gate_up}, gate, views.up, h);
     if (!(status = comm.all_reduce_sum(h))) return status;
     if (layer + 1 < n_layers) {
       backend_.add_rms_norm(x, h, weights_.layers[layer + 1].attention_norm, eps, h);

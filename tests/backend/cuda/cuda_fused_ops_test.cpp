@@ -1,5 +1,6 @@
 // The CUDA backend's fused kernels against the CPU reference ops they fuse, run one after the
-// other: add + rms_norm, and rope(q) + rope(k) + kv_write. Outputs start as NaN. Needs a GPU.
+// other: add + rms_norm, rope(q) + rope(k) + kv_write, and the layer's q/k/v and feed-forward
+// products. Outputs start as NaN. Needs a GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,6 +9,7 @@
 #include "backend/cpu/reference_ops.h"
 #include "backend/cuda/cuda_test_util.h"
 #include "core/half.h"
+#include "quant/dequantize.h"
 
 namespace llm::test {
 namespace {
@@ -97,6 +99,134 @@ TEST_F(CudaFusedOps, RopeKvWriteIsRopeThenWrite) {
         const double relative = cache_dtype == DType::kF32 ? 1e-6 : cache_dtype == DType::kF16 ? 1e-3 : 8e-3;
         expect_close(k_got.data(), k_expected.data(), relative, 1e-6, cache_elements, "k cache");
         EXPECT_EQ(std::memcmp(v_cache_actual.bytes.data(), v_cache.bytes.data(), v_cache.bytes.size()), 0) << "v cache";
+      }
+    }
+  }
+}
+
+// A weight as floats [rows, columns].
+std::vector<float> weight_floats(const HostTensor& w) {
+  const int64_t rows = w.view.shape[0], columns = w.view.shape[1];
+  std::vector<float> out(static_cast<size_t>(rows * columns));
+  for (int64_t r = 0; r < rows; ++r) {
+    dequantize_row(w.view.dtype, w.bytes.data() + r * dtype_row_bytes(w.view.dtype, columns), out.data() + r * columns,
+                   columns);
+  }
+  return out;
+}
+
+// v rounded to dtype (f16 | bf16), or v when `round` is false.
+float rounded(DType dtype, float v, bool round) {
+  if (!round) return v;
+  return dtype == DType::kF16 ? f16_to_float(float_to_f16(v)) : bf16_to_float(float_to_bf16(v));
+}
+
+// Steps of more than 8 rows run on tensor cores: x rounded to the weights' half type once.
+bool on_tensor_cores(int64_t n, DType dtype) { return n > 8 && (dtype == DType::kF16 || dtype == DType::kBF16); }
+
+TEST_F(CudaFusedOps, QkvProjectionIsThreeLinears) {
+  for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16, DType::kQ8_0}) {
+    for (bool stacked : {false, true}) {
+      for (int64_t n : {1, 5, 9, 33}) {
+        SCOPED_TRACE(str(dtype_name(dtype), " n=", n, stacked ? " stacked" : ""));
+        const int64_t dim = 64, q_dim = 96, kv_dim = 32;
+        HostTensor x = f32_tensor({n, dim}, random_floats(n * dim, static_cast<uint32_t>(n), -2.0f, 2.0f));
+        HostTensor wqkv = random_tensor(dtype, {q_dim + 2 * kv_dim, dim}, static_cast<uint32_t>(n) + 7);
+        std::vector<float> w = weight_floats(wqkv);
+        DeviceTensor x_device = upload(*backend_, x), w_device = upload(*backend_, wqkv);
+        const int64_t row_bytes = dtype_row_bytes(dtype, dim);
+        auto* base = static_cast<std::byte*>(w_device.view.data);
+        QkvWeights weights{.wq = TensorView{base, dtype, {q_dim, dim}},
+                           .wk = TensorView{base + q_dim * row_bytes, dtype, {kv_dim, dim}},
+                           .wv = TensorView{base + (q_dim + kv_dim) * row_bytes, dtype, {kv_dim, dim}},
+                           .stacked = stacked ? w_device.view : TensorView{}};
+        // q, k, v back to back, as a step's views are.
+        DeviceTensor out = device_nan(*backend_, {n * (q_dim + 2 * kv_dim)});
+        auto* out_base = static_cast<std::byte*>(out.view.data);
+        TensorView q{out_base, DType::kF32, {n, q_dim}}, k{out_base + n * q_dim * 4, DType::kF32, {n, kv_dim}},
+            v{out_base + n * (q_dim + kv_dim) * 4, DType::kF32, {n, kv_dim}};
+        backend_->qkv_projection(x_device.view, weights, q, k, v);
+        HostTensor actual = download(*backend_, out);
+        const bool round = on_tensor_cores(n, dtype) || (n > 8 && dtype == DType::kQ8_0);  // q8_0: bf16 operands
+        const DType half = dtype == DType::kF16 ? DType::kF16 : DType::kBF16;
+        int64_t offset = 0;
+        const std::pair<int64_t, int64_t> parts[] = {{0, q_dim}, {q_dim, kv_dim}, {q_dim + kv_dim, kv_dim}};
+        for (auto [first_row, rows] : parts) {
+          for (int64_t i = 0; i < n; ++i) {
+            for (int64_t j = 0; j < rows; ++j) {
+              double sum = 0, magnitude = 0;
+              for (int64_t c = 0; c < dim; ++c) {
+                const double term = double{rounded(half, x.f32()[i * dim + c], round)} * w[(first_row + j) * dim + c];
+                sum += term;
+                magnitude += std::fabs(term);
+              }
+              const float got = actual.f32()[offset + i * rows + j];
+              // q8_0 on tensor cores: the weight is dequantized to bf16, one more rounding.
+              const double relative = dtype == DType::kQ8_0 && round ? 1e-2 : 1e-5;
+              ASSERT_NEAR(got, sum, relative * magnitude + 1e-6) << "row " << i << " output " << first_row + j;
+            }
+          }
+          offset += n * rows;
+        }
+      }
+    }
+  }
+}
+
+// Against the same arithmetic on the host: on tensor cores x, the gate and up products and
+// silu(gate) * up are each rounded to the weights' half type (as transformers' bf16 model
+// rounds them); elsewhere all f32. The tolerance leaves room for a rounding that lands on the
+// other side of a half-type tie after a different summation order.
+TEST_F(CudaFusedOps, FeedForwardIsLinearSiluLinear) {
+  for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16}) {
+    for (bool stacked : {false, true}) {
+      for (int64_t n : {1, 5, 9, 33, 130}) {
+        for (bool out_is_x : {false, true}) {
+          SCOPED_TRACE(str(dtype_name(dtype), " n=", n, stacked ? " stacked" : "", out_is_x ? " out = x" : ""));
+          const int64_t dim = 72, ffn = 200;
+          HostTensor x = f32_tensor({n, dim}, random_floats(n * dim, static_cast<uint32_t>(n) + 3, -2.0f, 2.0f));
+          HostTensor w13 = random_tensor(dtype, {2 * ffn, dim}, static_cast<uint32_t>(n) + 11);
+          HostTensor w2 = random_tensor(dtype, {dim, ffn}, static_cast<uint32_t>(n) + 13);
+          std::vector<float> w13_f = weight_floats(w13), w2_f = weight_floats(w2);
+          DeviceTensor x_device = upload(*backend_, x), w2_device = upload(*backend_, w2);
+          DeviceTensor w13_device = upload(*backend_, w13);
+          auto* base = static_cast<std::byte*>(w13_device.view.data);
+          FeedForwardWeights weights{.w1 = TensorView{base, dtype, {ffn, dim}},
+                                     .w3 = TensorView{base + ffn * dtype_row_bytes(dtype, dim), dtype, {ffn, dim}},
+                                     .w2 = w2_device.view,
+                                     .gate_up = stacked ? w13_device.view : TensorView{}};
+          DeviceTensor work = device_nan(*backend_, {2 * n, ffn});
+          TensorView gate{work.view.data, DType::kF32, {n, ffn}};
+          TensorView up{static_cast<std::byte*>(work.view.data) + n * ffn * 4, DType::kF32, {n, ffn}};
+          DeviceTensor out_device = device_nan(*backend_, {n, dim});
+          const TensorView out = out_is_x ? x_device.view : out_device.view;
+          backend_->feed_forward(x_device.view, weights, gate, up, out);
+          HostTensor actual = download(*backend_, out_is_x ? x_device : out_device);
+          const bool round = on_tensor_cores(n, dtype);
+          for (int64_t i = 0; i < n; ++i) {
+            std::vector<double> act(static_cast<size_t>(ffn));
+            for (int64_t c = 0; c < ffn; ++c) {
+              double g = 0, u = 0;
+              for (int64_t d = 0; d < dim; ++d) {
+                const double xv = rounded(dtype, x.f32()[i * dim + d], round);
+                g += xv * w13_f[c * dim + d];
+                u += xv * w13_f[(ffn + c) * dim + d];
+              }
+              g = rounded(dtype, static_cast<float>(g), round);
+              u = rounded(dtype, static_cast<float>(u), round);
+              act[c] = rounded(dtype, static_cast<float>(g / (1.0 + std::exp(-g)) * u), round);
+            }
+            for (int64_t j = 0; j < dim; ++j) {
+              double sum = 0, magnitude = 0;
+              for (int64_t c = 0; c < ffn; ++c) {
+                sum += act[c] * w2_f[j * ffn + c];
+                magnitude += std::fabs(act[c] * w2_f[j * ffn + c]);
+              }
+              ASSERT_NEAR(actual.f32()[i * dim + j], sum, (round ? 5e-3 : 1e-5) * magnitude + 1e-6)
+                  << "row " << i << " column " << j;
+            }
+          }
+        }
       }
     }
   }

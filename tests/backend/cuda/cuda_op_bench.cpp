@@ -71,6 +71,40 @@ int main() {
       }
     }
   }
+  // A layer's fused products on 8B shapes, stacked weights as the model places them.
+  {
+    const int64_t dim = 4096, ffn = 14336, q_dim = 4096, kv_dim = 1024;
+    HostTensor qkv_host = quick_bf16({q_dim + 2 * kv_dim, dim}), gate_up_host = quick_bf16({2 * ffn, dim}),
+               w2_host = quick_bf16({dim, ffn});
+    DeviceTensor qkv = upload(*backend, qkv_host), gate_up = upload(*backend, gate_up_host);
+    DeviceTensor w2 = upload(*backend, w2_host);
+    auto* qkv_base = static_cast<std::byte*>(qkv.view.data);
+    const QkvWeights qkv_weights{.wq = TensorView{qkv_base, DType::kBF16, {q_dim, dim}},
+                                 .wk = TensorView{qkv_base + q_dim * dim * 2, DType::kBF16, {kv_dim, dim}},
+                                 .wv = TensorView{qkv_base + (q_dim + kv_dim) * dim * 2, DType::kBF16, {kv_dim, dim}},
+                                 .stacked = qkv.view};
+    const FeedForwardWeights ffn_weights{
+        .w1 = TensorView{gate_up.view.data, DType::kBF16, {ffn, dim}},
+        .w3 = TensorView{static_cast<std::byte*>(gate_up.view.data) + ffn * dim * 2, DType::kBF16, {ffn, dim}},
+        .w2 = w2.view,
+        .gate_up = gate_up.view};
+    for (int64_t n : {1, 64, 2048}) {
+      HostTensor x = f32_tensor({n, dim}, random_floats(n * dim, 5));
+      DeviceTensor xd = upload(*backend, x);
+      DeviceTensor out = device_nan(*backend, {n, q_dim + 2 * kv_dim + 2 * ffn});
+      auto* o = static_cast<std::byte*>(out.view.data);
+      TensorView q{o, DType::kF32, {n, q_dim}}, k{o + n * q_dim * 4, DType::kF32, {n, kv_dim}},
+          v{o + n * (q_dim + kv_dim) * 4, DType::kF32, {n, kv_dim}};
+      TensorView gate{o, DType::kF32, {n, ffn}}, up{o + n * ffn * 4, DType::kF32, {n, ffn}};
+      double t = seconds_per_call(*backend, [&] { backend->qkv_projection(xd.view, qkv_weights, q, k, v); });
+      std::printf("qkv_projection 6144x4096 n=%-5lld %12.1f %7.1f TFLOP/s\n", static_cast<long long>(n), t * 1e6,
+                  2.0 * n * (q_dim + 2 * kv_dim) * dim / t / 1e12);
+      t = seconds_per_call(*backend, [&] { backend->feed_forward(xd.view, ffn_weights, gate, up, xd.view); });
+      std::printf("feed_forward 3x14336x4096 n=%-5lld %12.1f %7.1f TFLOP/s\n", static_cast<long long>(n), t * 1e6,
+                  2.0 * n * 3 * ffn * dim / t / 1e12);
+    }
+  }
+
   // Attention, 8B heads (32 query, 8 KV, head_dim 128), bf16 cache (the CUDA default). Prefill
   // rows: causal FLOPs 4 x head_dim x heads x (keys each row sees), as TFLOP/s.
   for (auto [n_query, context, n_seqs] : {std::tuple{512, 512, 1}, std::tuple{2048, 2048, 1}, std::tuple{512, 8192, 1},

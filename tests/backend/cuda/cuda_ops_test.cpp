@@ -81,21 +81,48 @@ TEST_P(CudaOps, Linear) {
 
 TEST_P(CudaOps, Embedding) {
   for (DType dtype : kAllWeightTypes) {
-    const int64_t dim = dtype_info(dtype).block_size == 1 ? 37 : 2 * dtype_info(dtype).block_size;
-    const int64_t rows = 11;
-    HostTensor table = random_tensor(dtype, {rows, dim}, 5);
-    for (int64_t first_row : {0, 4}) {
-      SCOPED_TRACE(str(dtype_name(dtype), " first_row=", first_row));
-      // With first_row 4, ids 0..3 and 15.. belong to other vocab-parallel ranks: zero rows.
-      HostTensor ids = first_row == 0 ? i32_tensor({0, 10, 3, 3, 7}) : i32_tensor({0, 4, 14, 15, 9, 3});
-      HostTensor expected(DType::kF32, {ids.numel(), dim});
-      reference_embedding(table.view, ids.view, expected.view, first_row);
-      DeviceTensor table_device = upload(*backend_, table), ids_device = upload(*backend_, ids);
-      DeviceTensor out = device_nan(*backend_, {ids.numel(), dim});
-      backend_->embedding(table_device.view, ids_device.view, out.view, first_row);
-      HostTensor actual = download(*backend_, out);
-      expect_close(actual.f32(), expected.f32(), 0.0, 1e-6, ids.numel() * dim, "embedding");
+    // Dense: an odd width, and one of whole 16-byte vectors (the vectorized half kernel).
+    const int64_t block = dtype_info(dtype).block_size;
+    const std::vector<int64_t> dims = block == 1 ? std::vector<int64_t>{37, 296} : std::vector<int64_t>{2 * block};
+    for (int64_t dim : dims) {
+      const int64_t rows = 11;
+      HostTensor table = random_tensor(dtype, {rows, dim}, 5);
+      for (int64_t first_row : {0, 4}) {
+        SCOPED_TRACE(str(dtype_name(dtype), " dim=", dim, " first_row=", first_row));
+        // With first_row 4, ids 0..3 and 15.. belong to other vocab-parallel ranks: zero rows.
+        HostTensor ids = first_row == 0 ? i32_tensor({0, 10, 3, 3, 7}) : i32_tensor({0, 4, 14, 15, 9, 3});
+        HostTensor expected(DType::kF32, {ids.numel(), dim});
+        reference_embedding(table.view, ids.view, expected.view, first_row);
+        DeviceTensor table_device = upload(*backend_, table), ids_device = upload(*backend_, ids);
+        DeviceTensor out = device_nan(*backend_, {ids.numel(), dim});
+        backend_->embedding(table_device.view, ids_device.view, out.view, first_row);
+        HostTensor actual = download(*backend_, out);
+        expect_close(actual.f32(), expected.f32(), 0.0, 1e-6, ids.numel() * dim, "embedding");
+      }
     }
+  }
+}
+
+// The token embedding of an untied model lives in pinned host memory the kernels read in place.
+TEST_P(CudaOps, EmbeddingFromHostMappedTable) {
+  for (DType dtype : {DType::kBF16, DType::kF16, DType::kF32, DType::kQ4_K}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const int64_t dim = dtype == DType::kQ4_K ? 512 : 4096, rows = 300;
+    HostTensor table = random_tensor(dtype, {rows, dim}, 17);
+    Result<Buffer> mapped = backend_->allocate_host_mapped(static_cast<int64_t>(table.bytes.size()));
+    ASSERT_TRUE(mapped.ok()) << mapped.error().to_string();
+    std::memcpy(mapped->data(), table.bytes.data(), table.bytes.size());
+    Result<DeviceMemory> memory = backend_->device_memory();
+    ASSERT_TRUE(memory.ok());
+    EXPECT_GE(memory->host_mapped_bytes, static_cast<int64_t>(table.bytes.size()));
+    HostTensor ids = i32_tensor({299, 0, 17, 17, 150});
+    HostTensor expected(DType::kF32, {ids.numel(), dim});
+    reference_embedding(table.view, ids.view, expected.view, 0);
+    DeviceTensor ids_device = upload(*backend_, ids);
+    DeviceTensor out = device_nan(*backend_, {ids.numel(), dim});
+    backend_->embedding(mapped->view(dtype, {rows, dim}), ids_device.view, out.view, 0);
+    HostTensor actual = download(*backend_, out);
+    expect_close(actual.f32(), expected.f32(), 0.0, 1e-6, ids.numel() * dim, "embedding");
   }
 }
 

@@ -17,6 +17,29 @@ __global__ void embedding_dense(const void* table, DType dtype, int64_t rows, in
   }
 }
 
+// A half-precision table whose rows are whole 16-byte vectors: each thread moves 8 elements with
+// one load, so a row read from mapped host memory (see Backend::allocate_host_mapped) takes a
+// couple of PCIe round trips rather than one per 2-byte element.
+template <typename T>
+__global__ void embedding_half_vec8(const T* table, int64_t rows, int64_t dim, const int32_t* ids, int64_t first_row,
+                                    float* out) {
+  const int64_t i = blockIdx.x;
+  const int64_t local = static_cast<int64_t>(ids[i]) - first_row;
+  const bool owned = local >= 0 && local < rows;
+  for (int64_t j = threadIdx.x * 8; j < dim; j += blockDim.x * 8) {
+    float values[8] = {};
+    if (owned) {
+      const uint4 packed = *reinterpret_cast<const uint4*>(table + local * dim + j);
+      const T* halves = reinterpret_cast<const T*>(&packed);
+#pragma unroll
+      for (int l = 0; l < 8; ++l) values[l] = to_float(halves[l]);
+    }
+    float4* dst = reinterpret_cast<float4*>(out + i * dim + j);
+    dst[0] = make_float4(values[0], values[1], values[2], values[3]);
+    dst[1] = make_float4(values[4], values[5], values[6], values[7]);
+  }
+}
+
 // table [rows, dim] quantized: threads take 32-element pieces of the row.
 template <DType kType>
 __global__ void embedding_quantized(const uint8_t* table, int64_t rows, int64_t dim, const int32_t* ids,
@@ -45,6 +68,19 @@ void launch_embedding(const void* table, DType dtype, int64_t rows, int64_t dim,
                       int64_t first_row, float* out, cudaStream_t stream) {
   if (n == 0) return;
   const auto* bytes = static_cast<const uint8_t*>(table);
+  const bool vec8 = dim % 8 == 0 && reinterpret_cast<uintptr_t>(table) % 16 == 0 &&
+                    reinterpret_cast<uintptr_t>(out) % 16 == 0;
+  if (vec8 && dtype == DType::kBF16) {
+    const auto* typed = static_cast<const __nv_bfloat16*>(table);
+    embedding_half_vec8<<<n, 128, 0, stream>>>(typed, rows, dim, ids, first_row, out);
+    check_launch("embedding");
+    return;
+  }
+  if (vec8 && dtype == DType::kF16) {
+    embedding_half_vec8<<<n, 128, 0, stream>>>(static_cast<const __half*>(table), rows, dim, ids, first_row, out);
+    check_launch("embedding");
+    return;
+  }
   switch (dtype) {
     case DType::kF32:
     case DType::kF16:

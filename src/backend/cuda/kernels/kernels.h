@@ -53,6 +53,10 @@ void launch_add_rms_norm(float* x, const float* residual, const void* weight, DT
 // Elementwise, all f32 [count]; out may alias the inputs.
 void launch_silu_mul(const float* gate, const float* up, float* out, int64_t count, cudaStream_t stream);
 void launch_add(const float* a, const float* b, float* out, int64_t count, cudaStream_t stream);
+// out [n, ffn] = silu(gate) * up in dtype (f16 | bf16); gate and up rows `stride` elements apart
+// (gate and up may be the halves of one [n, 2 ffn] product: stride 2 ffn, up = gate + ffn).
+void launch_silu_mul_half(const void* gate, const void* up, int64_t stride, int64_t n, int64_t ffn, void* out,
+                          DType dtype, cudaStream_t stream);
 // out[i, :] = x[rows[i], :].  x f32 [n, d]; rows i32 [m]; out f32 [m, d]; rows outside [0, n) give NaN rows.
 void launch_gather_rows(const float* x, int64_t n, int64_t d, const int32_t* rows, int64_t m, float* out,
                         cudaStream_t stream);
