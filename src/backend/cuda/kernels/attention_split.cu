@@ -1,8 +1,9 @@
 // Paged attention, split-K flash decoding. One block of 4 warps per (query row, group of query
 // heads sharing a KV head, key split): each K/V row is loaded once for all heads of the group
 // (GQA). Keys of the split are dealt to the warps 4 at a time; each warp keeps an online softmax
-// (running max m, sum l, unnormalised output acc) per head, lanes owning head dims
-// lane, lane + 32, ...; warps merge through shared memory at the end. With several splits each
+// (running max m, sum l, unnormalised output acc) per head, lane owning the consecutive head dims
+// [lane x d, lane x d + d) for d = ceil(head_dim / 32), so a K or V row is one vector load per
+// lane when head_dim is 32 d; warps merge through shared memory at the end. With several splits each
 // writes its normalised partial (o, m, l) and a second kernel merges them. Works for any number
 // of query rows per sequence (chunked prefill too); a tensor-core kernel is the fast path for
 // long prefills.
@@ -17,7 +18,32 @@ namespace llm::cuda {
 namespace {
 
 constexpr int kWarps = 4;
-constexpr int kKeysPerStep = 4;  // keys one warp has in flight
+// Keys one warp has in flight. 8 ran slower at 64 sequences (register pressure at 4 heads a block).
+constexpr int kKeysPerStep = 4;
+
+// kDims consecutive elements, loaded with the widest aligned vector loads (at most 16 bytes each).
+template <typename T, int kDims>
+struct alignas(sizeof(T) * kDims <= 16 ? sizeof(T) * kDims : 16) Pack {
+  T values[kDims];
+};
+
+// Lane `lane`'s dims of a K/V (or q) row: [lane x kDims, lane x kDims + kDims) as floats, zeros past
+// head_dim or for an invalid row. `whole` (head_dim == 32 kDims, row starts aligned): one vector load.
+template <typename T, int kDims>
+__device__ __forceinline__ void load_lane_dims(const T* row, int lane, int64_t head_dim, bool valid, bool whole,
+                                               float (&out)[kDims]) {
+  if (valid && whole) {
+    const Pack<T, kDims> pack = *reinterpret_cast<const Pack<T, kDims>*>(row + lane * kDims);
+#pragma unroll
+    for (int e = 0; e < kDims; ++e) out[e] = to_float<T>(pack.values[e]);
+    return;
+  }
+#pragma unroll
+  for (int e = 0; e < kDims; ++e) {
+    const int64_t d = lane * kDims + e;
+    out[e] = (valid && d < head_dim) ? to_float<T>(row[d]) : 0.0f;
+  }
+}
 
 // partials: [n_splits, n, n_heads, head_dim + 2] (o normalised, then m, l).
 template <typename T, int kDimsPerLane, int kMaxHeads>
@@ -40,14 +66,18 @@ __global__ void __launch_bounds__(kWarps * 32)
   const T* v_cache = static_cast<const T*>(a.v_cache);
   const int32_t* table = a.block_tables + s * a.max_blocks_per_seq;
 
+  // Whole-vector rows: head_dim fills the lanes exactly and the caches start aligned (rows of
+  // 32 x kDimsPerLane elements then keep the alignment).
+  constexpr int kPackBytes = alignof(Pack<T, kDimsPerLane>);
+  const bool whole = D == 32 * kDimsPerLane && reinterpret_cast<uintptr_t>(k_cache) % kPackBytes == 0 &&
+                     reinterpret_cast<uintptr_t>(v_cache) % kPackBytes == 0;
+  const bool whole_q =
+      D == 32 * kDimsPerLane && reinterpret_cast<uintptr_t>(a.q) % alignof(Pack<float, kDimsPerLane>) == 0;
   float q[kMaxHeads][kDimsPerLane];
 #pragma unroll
   for (int h = 0; h < kMaxHeads; ++h) {
-#pragma unroll
-    for (int e = 0; e < kDimsPerLane; ++e) {
-      const int64_t d = lane + 32 * e;
-      q[h][e] = (h < heads_per_block && d < D) ? a.q[(i * a.n_heads + head0 + h) * D + d] : 0.0f;
-    }
+    load_lane_dims<float, kDimsPerLane>(a.q + (i * a.n_heads + head0 + h) * D, lane, D, h < heads_per_block, whole_q,
+                                        q[h]);
   }
   float m[kMaxHeads], l[kMaxHeads], acc[kMaxHeads][kDimsPerLane];
 #pragma unroll
@@ -67,16 +97,12 @@ __global__ void __launch_bounds__(kWarps * 32)
       const int64_t block_index = position / a.block_size;
       const int64_t block = (position < t_end && block_index < a.max_blocks_per_seq) ? table[block_index] : -1;
       valid[u] = block >= 0 && block < a.n_blocks;
-      base[u] = ((block * a.block_size + position % a.block_size) * a.n_kv_heads + kv_head) * D;
+      base[u] = valid[u] ? ((block * a.block_size + position % a.block_size) * a.n_kv_heads + kv_head) * D : 0;
     }
     float k[kKeysPerStep][kDimsPerLane];
 #pragma unroll
     for (int u = 0; u < kKeysPerStep; ++u) {
-#pragma unroll
-      for (int e = 0; e < kDimsPerLane; ++e) {
-        const int64_t d = lane + 32 * e;
-        k[u][e] = (valid[u] && d < D) ? to_float<T>(k_cache[base[u] + d]) : 0.0f;
-      }
+      load_lane_dims<T, kDimsPerLane>(k_cache + base[u], lane, D, valid[u], whole, k[u]);
     }
     float score[kMaxHeads][kKeysPerStep];
 #pragma unroll
@@ -94,11 +120,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     float v[kKeysPerStep][kDimsPerLane];
 #pragma unroll
     for (int u = 0; u < kKeysPerStep; ++u) {
-#pragma unroll
-      for (int e = 0; e < kDimsPerLane; ++e) {
-        const int64_t d = lane + 32 * e;
-        v[u][e] = (valid[u] && d < D) ? to_float<T>(v_cache[base[u] + d]) : 0.0f;
-      }
+      load_lane_dims<T, kDimsPerLane>(v_cache + base[u], lane, D, valid[u], whole, v[u]);
     }
 #pragma unroll
     for (int h = 0; h < kMaxHeads; ++h) {
@@ -136,7 +158,7 @@ __global__ void __launch_bounds__(kWarps * 32)
       shared_l[warp][h] = l[h];
     }
 #pragma unroll
-    for (int e = 0; e < kDimsPerLane; ++e) shared_acc[warp][h][lane + 32 * e] = acc[h][e];
+    for (int e = 0; e < kDimsPerLane; ++e) shared_acc[warp][h][lane * kDimsPerLane + e] = acc[h][e];
   }
   __syncthreads();
   for (int index = threadIdx.x; index < heads_per_block * D; index += kWarps * 32) {
