@@ -2,7 +2,9 @@
 # One call's worth of GPU work for the CUDA backend (build here, run on the GPU machine): the GPU
 # tests, the one-GPU benchmarks of docs/benchmarks.md, the 8,192-token peak-memory run, and the
 # KV planner of `llama serve` on the 8B shape. Logs go to OUT_DIR; a summary is printed last.
-#   tools/gpu/session_check.sh BIN_DIR OUT_DIR [tests|bench|serve|ops|load|all]
+#   tools/gpu/session_check.sh BIN_DIR OUT_DIR [tests|bench|serve|ops|load|memcheck|all]
+#     memcheck (not part of all: ~10x slower, ~8 min): compute-sanitizer memcheck over the CUDA op tests and
+#     the golden fixtures on "cuda", racecheck and synccheck over the attention and sampling kernels
 #     ops: cuda_op_bench (single ops on 8B shapes); load: a random 16 GB Llama-3.1-8B checkpoint
 #     written by tools/gpu/make_random_checkpoint.py, then loaded by `llama bench` from the page cache;
 #     serve: scripts/serve-bench.sh at concurrency 64 (REQUESTS, default 400), KV pool sized by the planner
@@ -48,5 +50,19 @@ if [[ $what == load || $what == all ]]; then
   "$bin/llama" bench /tmp/ckpt-8b --device cuda --prompt-lengths 512 --streams 1 --stream-generate 32 --repeat 1 \
     >"$out/bench_file.txt" 2>&1
   summary+=("checkpoint: $(tail -1 "$out/checkpoint.txt")" "bench from the file, exit $?:" "$(cat "$out/bench_file.txt")")
+fi
+if [[ $what == memcheck ]]; then
+  sanitizer=(compute-sanitizer --error-exitcode 1 --print-limit 20)
+  timeout "${MEMCHECK_SECONDS:-200}" "${sanitizer[@]}" --tool memcheck --leak-check full "$bin/cuda_ops_test" \
+    >"$out/memcheck_ops.log" 2>&1
+  summary+=("memcheck cuda_ops_test exit $? (124: timed out), $(grep -c "^\[       OK \]" "$out/memcheck_ops.log") tests passed: $(grep -E "ERROR SUMMARY|PASSED|FAILED" "$out/memcheck_ops.log" | tail -3 | tr '\n' ' ')")
+  LLAMA_TEST_DEVICES=cuda timeout 90 "${sanitizer[@]}" --tool memcheck "$bin/golden_test" --gtest_filter='Fixtures/*' \
+    --gtest_brief=1 >"$out/memcheck_golden.log" 2>&1
+  summary+=("memcheck golden_test exit $?: $(grep -E "ERROR SUMMARY|PASSED|FAILED" "$out/memcheck_golden.log" | tail -3 | tr '\n' ' ')")
+  for tool in racecheck synccheck; do
+    timeout 240 "${sanitizer[@]}" --tool $tool "$bin/cuda_ops_test" --gtest_brief=1 \
+      --gtest_filter='*Attention*:*Sample*' >"$out/${tool}.log" 2>&1
+    summary+=("$tool attention+sample exit $?: $(grep -E "ERROR SUMMARY|PASSED|FAILED" "$out/${tool}.log" | tail -3 | tr '\n' ' ')")
+  done
 fi
 printf '%s\n' "${summary[@]}"
