@@ -218,6 +218,43 @@ TEST(Sampler, MatchesTheSamplerBeforePickToken) {
   EXPECT_EQ(sampled, 400 * 25);
 }
 
+// A Llama 3 sized vocabulary, where pick_token orders the candidates by radix sort (no top_k, or
+// a large one) or by partial selection (small top_k): the same draws as the old sampler, with
+// exact ties (rounded logits, -0 and +0 among them), -inf logits and penalties.
+TEST(Sampler, MatchesTheSamplerBeforePickTokenOnALargeVocabulary) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  const int vocab = 128256;
+  for (int trial = 0; trial < 12; ++trial) {
+    std::normal_distribution<float> normal(0.0f, trial % 2 == 0 ? 3.0f : 0.4f);
+    SamplingParams params{
+        .temperature = 0.3f + 1.5f * unit(rng),
+        .top_k = trial % 3 == 0 ? 0 : trial % 3 == 1 ? 40 : 50000,
+        .top_p = trial % 4 < 2 ? 1.0f : 0.9f,
+        .min_p = trial % 5 == 4 ? 0.05f : 0.0f,
+        .repetition_penalty = trial % 2 == 1 ? 1.1f : 1.0f,
+        .seed = rng(),
+    };
+    ASSERT_TRUE(params.validate().ok());
+    Sampler sampler(params);
+    OldSampler old(params);
+    std::vector<int32_t> context;
+    for (int step = 0; step < 6; ++step) {
+      std::vector<float> logits(static_cast<size_t>(vocab));
+      for (float& logit : logits) logit = normal(rng);
+      if (trial % 4 == 1) {
+        for (float& logit : logits) logit = std::round(logit * 2.0f) / 2.0f;  // many exact ties, -0 too
+      }
+      if (trial % 3 == 2) {
+        for (int i = 0; i < vocab; i += 7) logits[static_cast<size_t>(i)] = -std::numeric_limits<float>::infinity();
+      }
+      const int32_t expected = old.sample(logits, context, 3);
+      ASSERT_EQ(sampler.sample(logits, context, 3), expected) << "trial " << trial << " step " << step;
+      context.push_back(expected);
+    }
+  }
+}
+
 // next_draw() is what sample() uses: with no penalties, pick_token(logits, next_draw()) of one
 // sampler replays sample() of another with the same seed.
 TEST(Sampler, NextDrawReplaysSample) {
