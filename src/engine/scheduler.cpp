@@ -54,7 +54,10 @@ std::vector<float> log_softmax(std::span<const float> logits) {
 
 Scheduler::Scheduler(ModelRunner& model, KvManager& kv, const SchedulerOptions& options)
     : model_(model), kv_(kv), options_(options) {
-  LLM_CHECK(options.max_num_seqs > 0 && options.max_step_tokens > 0, "scheduler options");
+  LLM_CHECK(options.max_num_seqs > 0 && options.max_step_tokens > 0 && options.sampling_threads >= 0,
+            "scheduler options");
+  sampling_pool_ = std::make_unique<ThreadPool>(options.sampling_threads > 0 ? options.sampling_threads
+                                                                             : std::min(default_thread_count(), 16));
   stats_.kv_blocks_total = kv.pool().n_blocks();
   stats_.kv_blocks_free = kv.pool().n_free();
 }
@@ -246,6 +249,27 @@ Status Scheduler::run_step(std::vector<std::pair<Sequence*, int32_t>>& scheduled
     return status;
   }
   const int64_t vocab = model_.config().vocab_size;
+  // Each logit row's token and what its observer is told. On the host every sequence has its own
+  // sampler and RNG, so the rows are independent and are picked in parallel: a pick over 128k
+  // logits (with logprobs, a log-softmax and a top-k too) takes milliseconds, and 64 of them one
+  // after another would outlast the GPU's step.
+  std::vector<const Sequence*> row_sequences;
+  for (size_t i = 0; i < scheduled.size(); ++i) {
+    if (steps[i].want_logits) row_sequences.push_back(scheduled[i].first);
+  }
+  std::vector<TokenEvent> events(row_sequences.size());
+  if (on_device) {
+    for (size_t r = 0; r < events.size(); ++r) events[r] = describe(*row_sequences[r], sampled_[r], {});
+  } else {
+    sampling_pool_->parallel_for(static_cast<int64_t>(events.size()), 1, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const Sequence& s = *row_sequences[static_cast<size_t>(r)];
+        std::span<const float> logits(logits_.data() + r * vocab, static_cast<size_t>(vocab));
+        events[static_cast<size_t>(r)] =
+            describe(s, s.sampler->sample(logits, s.tokens, static_cast<size_t>(s.n_prompt)), logits);
+      }
+    });
+  }
   int64_t row = 0, computed_prompt = 0, generated = 0;
   std::vector<Sequence*> finished;
   for (size_t i = 0; i < scheduled.size(); ++i) {
@@ -255,12 +279,7 @@ Status Scheduler::run_step(std::vector<std::pair<Sequence*, int32_t>>& scheduled
     computed_prompt += std::max(0, std::min(s.n_computed, s.n_prompt) - before);
     if (options_.prefix_caching) kv_.register_full_blocks(s.blocks, s.tokens, std::min(s.n_computed, s.n_prompt));
     if (!steps[i].want_logits) continue;
-    if (on_device) {
-      emit(s, sampled_[static_cast<size_t>(row)], {});
-    } else {
-      std::span<const float> logits(logits_.data() + row * vocab, static_cast<size_t>(vocab));
-      emit(s, s.sampler->sample(logits, s.tokens, static_cast<size_t>(s.n_prompt)), logits);
-    }
+    emit(s, events[static_cast<size_t>(row)]);
     ++row;
     ++generated;
     int32_t token = s.tokens.back();
@@ -291,13 +310,17 @@ bool Scheduler::samples_on_device(const Sequence& s) const {
   return !o.logprobs && o.top_logprobs == 0 && !o.return_logits && s.sampler->penalty_free();
 }
 
-void Scheduler::emit(Sequence& s, int32_t token, std::span<const float> logits) {
-  s.tokens.push_back(token);
+void Scheduler::emit(Sequence& s, const TokenEvent& event) {
+  s.tokens.push_back(event.token);
   ++s.stats.generated_tokens;
   if (s.stats.generated_tokens == 1) s.stats.first_token_seconds = seconds_between(s.submitted, Clock::now());
-  if (!s.request.observer) return;
-  const RequestOptions& o = s.request.options;
+  if (s.request.observer) s.request.observer->on_token(event);
+}
+
+TokenEvent Scheduler::describe(const Sequence& s, int32_t token, std::span<const float> logits) const {
   TokenEvent event{.token = token};
+  if (!s.request.observer) return event;
+  const RequestOptions& o = s.request.options;
   if (o.logprobs || o.top_logprobs > 0) {
     std::vector<float> logprobs = log_softmax(logits);
     event.logprob = logprobs[static_cast<size_t>(token)];
@@ -313,7 +336,7 @@ void Scheduler::emit(Sequence& s, int32_t token, std::span<const float> logits) 
     }
   }
   if (o.return_logits) event.logits = logits;
-  s.request.observer->on_token(event);
+  return event;
 }
 
 void Scheduler::start() {

@@ -19,6 +19,7 @@
 #include "engine/request.h"
 #include "kv/block_pool.h"
 #include "model/model_runner.h"
+#include "util/thread_pool.h"
 
 namespace llm {
 
@@ -27,6 +28,9 @@ struct SchedulerOptions {
   int32_t max_step_tokens = 512;   // tokens computed per step at most (the budget)
   int32_t max_waiting = 1024;      // queued requests beyond this are refused (kUnavailable)
   bool prefix_caching = true;
+  // Threads that pick the tokens of a step's rows on the host (and their logprobs), in parallel:
+  // 0 is the machine's cores, at most 16; 1 picks them on the stepping thread.
+  int32_t sampling_threads = 0;
 };
 
 struct SchedulerStats {
@@ -78,8 +82,12 @@ class Scheduler {
   // Whether this sequence's next token can be picked where the logits are (ModelRunner::
   // forward_sampled): nothing about it needs the logits on the host.
   bool samples_on_device(const Sequence& sequence) const;
-  // Appends `token` and tells the observer; `logits` (the row it came from) only on the host path.
-  void emit(Sequence& sequence, int32_t token, std::span<const float> logits);
+  // What the observer is told of `token`: logprobs from `logits` (the row it came from, on the
+  // host path only) when the request asks. Reads the sequence only, so rows can be described
+  // on several threads.
+  TokenEvent describe(const Sequence& sequence, int32_t token, std::span<const float> logits) const;
+  // Appends event.token and tells the observer.
+  void emit(Sequence& sequence, const TokenEvent& event);
 
   ModelRunner& model_;
   KvManager& kv_;
@@ -99,6 +107,7 @@ class Scheduler {
   std::vector<float> logits_;
   std::vector<TokenSampling> draws_;   // one per logit row when sampling on the device
   std::vector<int32_t> sampled_;
+  std::unique_ptr<ThreadPool> sampling_pool_;  // host picks of a step's rows
   std::thread thread_;
 };
 

@@ -249,6 +249,40 @@ TEST_F(SchedulerTest, StepsThatNeedLogitsSampleOnTheHost) {
   scheduler_.reset();  // before `device`, which it drives
 }
 
+TEST_F(SchedulerTest, HostPicksOnSeveralThreadsAreThoseOfOne) {
+  // Twelve batched requests, each with its own seed, some with penalties and logprobs, picked on
+  // the host: one sampling thread or four, every request gets the same tokens and logprobs.
+  auto run = [&](int32_t threads) {
+    make(256, 4, SchedulerOptions{.max_step_tokens = 64, .sampling_threads = threads});
+    std::vector<std::shared_ptr<Recorder>> recorders;
+    for (int i = 0; i < 12; ++i) {
+      RequestOptions o;
+      o.sampling = SamplingParams{.temperature = 0.8f, .top_p = 0.9f, .seed = static_cast<uint64_t>(100 + i)};
+      if (i % 3 == 1) o.sampling.repetition_penalty = 1.2f;
+      if (i % 2 == 0) {
+        o.logprobs = true;
+        o.top_logprobs = 4;
+      }
+      std::vector<int32_t> prompt = kPrompt;
+      prompt.push_back(static_cast<int32_t>(10 + i));
+      recorders.push_back(submit(prompt, 10, o));
+    }
+    run_until_idle();
+    std::vector<std::pair<std::vector<int32_t>, std::vector<float>>> out;
+    for (const auto& r : recorders) out.emplace_back(r->tokens, r->logprobs);
+    scheduler_.reset();
+    return out;
+  };
+  const auto one = run(1), four = run(4);
+  ASSERT_EQ(one.size(), 12u);
+  for (size_t i = 0; i < one.size(); ++i) {
+    EXPECT_EQ(one[i].first.size(), 10u) << "request " << i;
+    EXPECT_EQ(one[i].first, four[i].first) << "request " << i;
+    EXPECT_EQ(one[i].second, four[i].second) << "request " << i;
+  }
+  EXPECT_NE(one[0].first, one[3].first);  // the seeds matter
+}
+
 TEST_F(SchedulerTest, RejectsWhatCannotRun) {
   make(4, 4, SchedulerOptions{.max_waiting = 1});
   auto error = [&](std::vector<int32_t> prompt, int32_t max_tokens) {
