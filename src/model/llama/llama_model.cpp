@@ -7,6 +7,7 @@
 
 #include "dist/local_communicator.h"
 #include "util/check.h"
+#include "util/log.h"
 #include "util/str.h"
 
 namespace llm {
@@ -128,6 +129,8 @@ Status LlamaModel::place_weights(ShardWeights host) {
       weights_.token_embedding = mapped->view(weights_.token_embedding.dtype, weights_.token_embedding.shape);
       placed.push_back(weights_.token_embedding.data);
       weight_buffers_.push_back(std::move(*mapped));
+    } else if (mapped.error().code != ErrorCode::kUnsupported) {
+      log_warning("token embedding kept in device memory: ", mapped.error().message);
     }
   }
   Status status;
