@@ -205,8 +205,9 @@ class InlineProvider::Observer final : public RequestObserver {
         tool_text_ += text;
         size_t first = tool_text_.find_first_not_of(" \t\r\n");
         if (first == std::string::npos) return;  // only blanks so far
-        if (looks_like_tool_call(tool_text_.substr(first, 10)) || tool_text_.size() - first < 10 &&
-            std::string_view("<function=").starts_with(std::string_view(tool_text_).substr(first))) {
+        if (looks_like_tool_call(tool_text_.substr(first, 10)) ||
+            (tool_text_.size() - first < 10 &&
+             std::string_view("<function=").starts_with(std::string_view(tool_text_).substr(first)))) {
           tool_state_ = ToolState::kTool;
         } else {
           tool_state_ = ToolState::kText;
