@@ -17,9 +17,9 @@ namespace {
 // and +0 compare equal as floats, so they get one key (the id then breaks the tie, as in a
 // stable sort by logit).
 uint32_t descending_key(float logit) {
-  if (logit == 0.0f) logit = 0.0f;
-  const uint32_t bits = std::bit_cast<uint32_t>(logit);
-  const uint32_t ascending = (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
+  const uint32_t bits = std::bit_cast<uint32_t>(logit + 0.0f);  // -0 + 0 is +0; all else unchanged
+  // Negative: flip every bit; else set the sign bit. That orders the keys as the floats.
+  const uint32_t ascending = bits ^ ((0u - (bits >> 31)) | 0x80000000u);
   return ~ascending;
 }
 
@@ -37,7 +37,7 @@ struct PickWorkspace {
 // key (the logit's key above the id), so the order is a plain ascending order of distinct keys:
 // partial selection when few are kept (top_k), else an LSD radix sort on the logit's 32 bits
 // (3 passes of 11 bits; stable, over keys that start in id order). A comparison sort of 128k
-// indices took ~35 ms a token on the dev machine; this takes ~1.
+// indices took ~25 ms a pick (128k logits, dev machine); with this the whole pick takes ~2.
 void candidates_in_order(PickWorkspace& w, size_t count) {
   const size_t n = w.logits.size();
   std::vector<uint64_t>& keys = w.keys;
