@@ -195,7 +195,7 @@ int bench_command(const std::vector<std::string>& argv) {
   auto run_step = [&](const ForwardBatch& batch) -> Status {
     if (!model->samples_on_device() || batch.logit_rows.empty()) return model->forward(batch, logits);
     std::vector<TokenSampling> greedy(batch.logit_rows.size());
-    return model->forward_sampled(batch, greedy, sampled);
+    return model->forward_sampled(batch, greedy, sampled, {}, logits);
   };
   // A prompt of n tokens as steps of at most --prefill-chunk tokens (0: one step), as the engine
   // runs it; the last step's last row gives the next token.

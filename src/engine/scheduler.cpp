@@ -226,21 +226,35 @@ Status Scheduler::run_step(std::vector<std::pair<Sequence*, int32_t>>& scheduled
     steps.push_back(StepSequence{.blocks = &s->blocks, .context = s->tokens, .begin = s->n_computed, .end = end,
                                  .want_logits = end == static_cast<int32_t>(s->tokens.size())});
   }
-  // The step's tokens are picked on the device when every sequence that gets one allows it; the
-  // draws are taken only then, from each sequence's own RNG, in row order.
-  bool on_device = model_.samples_on_device();
-  for (size_t i = 0; i < scheduled.size() && on_device; ++i) {
-    on_device = !steps[i].want_logits || samples_on_device(*scheduled[i].first);
+  // Each logit row (a sequence that gets a token this step) is picked where the logits are when
+  // the runner can and nothing about its sequence needs them; the others (logprobs, penalties) get
+  // their logit row back and are picked on the host. A device row's draw comes from its
+  // sequence's own RNG here; a host row's is taken by its Sampler, so each sequence draws the
+  // same numbers either way.
+  std::vector<const Sequence*> row_sequences;
+  for (size_t i = 0; i < scheduled.size(); ++i) {
+    if (steps[i].want_logits) row_sequences.push_back(scheduled[i].first);
   }
+  const size_t rows = row_sequences.size();
+  std::vector<char> on_host(rows, 0);
+  host_rows_.clear();
+  for (size_t r = 0; r < rows; ++r) {
+    if (!model_.samples_on_device() || !samples_on_device(*row_sequences[r])) {
+      on_host[r] = 1;
+      host_rows_.push_back(static_cast<int32_t>(r));
+    }
+  }
+  const bool sampled = host_rows_.size() < rows;  // some row is picked on the device
   draws_.clear();
-  if (on_device) {
-    for (size_t i = 0; i < scheduled.size(); ++i) {
-      if (steps[i].want_logits) draws_.push_back(scheduled[i].first->sampler->next_draw());
+  if (sampled) {
+    for (size_t r = 0; r < rows; ++r) {
+      draws_.push_back(on_host[r] ? TokenSampling{} : row_sequences[r]->sampler->next_draw());  // host: unused
     }
   }
   const ForwardBatch batch = build_step_batch(kv_, steps);
-  Status status = on_device && !draws_.empty() ? model_.forward_sampled(batch, draws_, sampled_)
-                                                : model_.forward(batch, logits_);
+  // Either way logits_ row j is logit row host_rows_[j] (all rows when none is sampled).
+  Status status = sampled ? model_.forward_sampled(batch, draws_, sampled_, host_rows_, logits_)
+                          : model_.forward(batch, logits_);
   if (!status) {  // the step's sequences cannot go on; others may (e.g. after an allocation failure)
     for (auto [s, chunk] : scheduled) finish(*s, FinishReason::kError);
     running_.remove_if([&](const std::unique_ptr<Sequence>& s) {
@@ -249,27 +263,22 @@ Status Scheduler::run_step(std::vector<std::pair<Sequence*, int32_t>>& scheduled
     return status;
   }
   const int64_t vocab = model_.config().vocab_size;
-  // Each logit row's token and what its observer is told. On the host every sequence has its own
+  // Each row's token and what its observer is told. On the host every sequence has its own
   // sampler and RNG, so the rows are independent and are picked in parallel: a pick over 128k
   // logits (with logprobs, a log-softmax and a top-k too) takes milliseconds, and 64 of them one
   // after another would outlast the GPU's step.
-  std::vector<const Sequence*> row_sequences;
-  for (size_t i = 0; i < scheduled.size(); ++i) {
-    if (steps[i].want_logits) row_sequences.push_back(scheduled[i].first);
+  std::vector<TokenEvent> events(rows);
+  for (size_t r = 0; r < rows; ++r) {
+    if (!on_host[r]) events[r] = describe(*row_sequences[r], sampled_[r], {});
   }
-  std::vector<TokenEvent> events(row_sequences.size());
-  if (on_device) {
-    for (size_t r = 0; r < events.size(); ++r) events[r] = describe(*row_sequences[r], sampled_[r], {});
-  } else {
-    sampling_pool_->parallel_for(static_cast<int64_t>(events.size()), 1, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) {
-        const Sequence& s = *row_sequences[static_cast<size_t>(r)];
-        std::span<const float> logits(logits_.data() + r * vocab, static_cast<size_t>(vocab));
-        events[static_cast<size_t>(r)] =
-            describe(s, s.sampler->sample(logits, s.tokens, static_cast<size_t>(s.n_prompt)), logits);
-      }
-    });
-  }
+  sampling_pool_->parallel_for(static_cast<int64_t>(host_rows_.size()), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; ++j) {
+      const size_t r = static_cast<size_t>(host_rows_[static_cast<size_t>(j)]);
+      const Sequence& s = *row_sequences[r];
+      std::span<const float> logits(logits_.data() + j * vocab, static_cast<size_t>(vocab));
+      events[r] = describe(s, s.sampler->sample(logits, s.tokens, static_cast<size_t>(s.n_prompt)), logits);
+    }
+  });
   int64_t row = 0, computed_prompt = 0, generated = 0;
   std::vector<Sequence*> finished;
   for (size_t i = 0; i < scheduled.size(); ++i) {

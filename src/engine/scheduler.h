@@ -106,6 +106,7 @@ class Scheduler {
   std::list<std::unique_ptr<Sequence>> running_;  // oldest first
   std::vector<float> logits_;
   std::vector<TokenSampling> draws_;   // one per logit row when sampling on the device
+  std::vector<int32_t> host_rows_;     // the logit rows picked on the host
   std::vector<int32_t> sampled_;
   std::unique_ptr<ThreadPool> sampling_pool_;  // host picks of a step's rows
   std::thread thread_;

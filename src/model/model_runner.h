@@ -25,9 +25,13 @@ class ModelRunner {
   // there, so a step returns token ids instead of [rows, vocab] floats.
   virtual bool samples_on_device() const { return false; }
   // Runs one step and picks a token from each logit row i with sampling[i] (pick_token's
-  // definition): tokens gets batch.logit_rows.size() ids.
+  // definition): tokens gets batch.logit_rows.size() ids. The rows listed in host_rows (indices
+  // into logit_rows, increasing) also come back as logits: [host_rows.size(), vocab], for the
+  // sequences of the step that are picked on the host (logprobs, penalties) while the others are
+  // picked where the logits are.
   virtual Status forward_sampled(const ForwardBatch& batch, std::span<const TokenSampling> sampling,
-                                 std::vector<int32_t>& tokens) {
+                                 std::vector<int32_t>& tokens, std::span<const int32_t> host_rows,
+                                 std::vector<float>& host_logits) {
     return make_error(ErrorCode::kUnsupported, "this model runner samples on the host only");
   }
 };

@@ -171,20 +171,27 @@ class DeviceSamplingRunner final : public ModelRunner {
   }
   bool samples_on_device() const override { return true; }
   Status forward_sampled(const ForwardBatch& batch, std::span<const TokenSampling> sampling,
-                         std::vector<int32_t>& tokens) override {
+                         std::vector<int32_t>& tokens, std::span<const int32_t> host_rows,
+                         std::vector<float>& host_logits) override {
     ++device_steps;
+    host_rows_returned += static_cast<int>(host_rows.size());
     std::vector<float> logits;
     Status status = model_.forward(batch, logits);
     if (!status) return status;
     const auto rows = static_cast<int64_t>(sampling.size());
+    const int64_t vocab = config().vocab_size;
     std::vector<TokenSampling> params(sampling.begin(), sampling.end());
     tokens.assign(static_cast<size_t>(rows), -1);
-    backend_.sample(TensorView{logits.data(), DType::kF32, Shape{rows, config().vocab_size}},
+    backend_.sample(TensorView{logits.data(), DType::kF32, Shape{rows, vocab}},
                     TensorView{params.data(), DType::kI32, Shape{rows, kTokenSamplingWords}},
                     TensorView{tokens.data(), DType::kI32, Shape{rows}});
+    host_logits.clear();
+    for (int32_t row : host_rows) {
+      host_logits.insert(host_logits.end(), logits.begin() + row * vocab, logits.begin() + (row + 1) * vocab);
+    }
     return {};
   }
-  int host_steps = 0, device_steps = 0;
+  int host_steps = 0, device_steps = 0, host_rows_returned = 0;
 
  private:
   ModelRunner& model_;
@@ -224,8 +231,10 @@ TEST_F(SchedulerTest, DeviceSamplingGivesTheHostSamplersTokens) {
   scheduler_.reset();  // before `device`, which it drives
 }
 
-TEST_F(SchedulerTest, StepsThatNeedLogitsSampleOnTheHost) {
-  // A request with logprobs or a penalty in the step: the whole step comes back as logits.
+TEST_F(SchedulerTest, SequencesThatNeedLogitsArePickedOnTheHost) {
+  // A request with logprobs or a penalty: its logit row comes back and its Sampler picks; the
+  // other rows of the same step are still picked on the "device". Alone, such a request's steps
+  // come back whole as logits.
   make(64, 4, SchedulerOptions{.max_step_tokens = 32});
   DeviceSamplingRunner device(*model_, *backend_);
   scheduler_ = std::make_unique<Scheduler>(device, *kv_, SchedulerOptions{.max_step_tokens = 32});
@@ -236,17 +245,57 @@ TEST_F(SchedulerTest, StepsThatNeedLogitsSampleOnTheHost) {
   auto greedy = submit(kPrompt, 6);
   auto logprobs = submit(kPrompt, 6, with_logprobs);
   run_until_idle();
-  EXPECT_EQ(device.device_steps, 0);
+  EXPECT_GT(device.device_steps, 0);
+  EXPECT_EQ(device.host_rows_returned, 6);  // the logprobs request's rows only
   EXPECT_EQ(logprobs->logprobs.size(), 6u);
   EXPECT_EQ(greedy->tokens, logprobs->tokens);
+  const int device_steps = device.device_steps;
   auto penalised = submit(kPrompt, 4, with_penalty);
   run_until_idle();
-  EXPECT_EQ(device.device_steps, 0);
+  EXPECT_EQ(device.device_steps, device_steps);  // alone: every step is a host step
+  EXPECT_GT(device.host_steps, 0);
+  EXPECT_EQ(penalised->tokens.size(), 4u);
   auto alone = submit(kPrompt, 6);
   run_until_idle();
-  EXPECT_GT(device.device_steps, 0);
+  EXPECT_GT(device.device_steps, device_steps);
   EXPECT_EQ(alone->tokens, greedy->tokens);
   scheduler_.reset();  // before `device`, which it drives
+}
+
+TEST_F(SchedulerTest, MixedStepsGiveEachRequestItsOwnTokens) {
+  // Seeded requests, some picked on the host (penalties, logprobs) and some on the "device", in
+  // the same steps: each gets the tokens and logprobs it gets when every row is picked on the host.
+  std::vector<RequestOptions> requests;
+  for (int i = 0; i < 6; ++i) {
+    RequestOptions o;
+    o.sampling =
+        SamplingParams{.temperature = 0.9f, .top_k = 20, .top_p = 0.95f, .seed = static_cast<uint64_t>(40 + i)};
+    if (i == 1) o.sampling.repetition_penalty = 1.25f;
+    if (i == 3) o.top_logprobs = 2;
+    requests.push_back(o);
+  }
+  auto run = [&](bool device_sampling) {
+    make(128, 4, SchedulerOptions{.max_step_tokens = 64});
+    DeviceSamplingRunner device(*model_, *backend_);
+    ModelRunner& runner = device_sampling ? static_cast<ModelRunner&>(device) : *model_;
+    scheduler_ = std::make_unique<Scheduler>(runner, *kv_, SchedulerOptions{.max_step_tokens = 64});
+    std::vector<std::shared_ptr<Recorder>> recorders;
+    for (const RequestOptions& o : requests) recorders.push_back(submit(kPrompt, 12, o));
+    run_until_idle();
+    if (device_sampling) {
+      EXPECT_GT(device.device_steps, 0);
+      EXPECT_EQ(device.host_steps, 0);
+      EXPECT_EQ(device.host_rows_returned, 2 * 12);  // requests 1 and 3, every token
+    }
+    scheduler_.reset();  // before `device`, which it drives
+    return recorders;
+  };
+  const auto host = run(false), mixed = run(true);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    EXPECT_EQ(mixed[i]->tokens, host[i]->tokens) << "request " << i;
+    EXPECT_EQ(mixed[i]->logprobs, host[i]->logprobs) << "request " << i;
+  }
+  EXPECT_NE(host[0]->tokens, host[2]->tokens);  // the seeds matter
 }
 
 TEST_F(SchedulerTest, HostPicksOnSeveralThreadsAreThoseOfOne) {

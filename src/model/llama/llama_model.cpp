@@ -317,7 +317,7 @@ LlamaModel::StepRecordingSlot* LlamaModel::find_or_record(const StepShape& shape
 Status LlamaModel::forward_stage(const ForwardBatch& batch, std::span<const float> hidden_in,
                                  std::vector<float>& out) {
   std::vector<int32_t> no_tokens;
-  return run_step(batch, hidden_in, {}, out, no_tokens);
+  return run_step(batch, hidden_in, {}, {}, out, no_tokens);
 }
 
 bool LlamaModel::samples_on_device() const {
@@ -326,17 +326,22 @@ bool LlamaModel::samples_on_device() const {
 }
 
 Status LlamaModel::forward_sampled(const ForwardBatch& batch, std::span<const TokenSampling> sampling,
-                                   std::vector<int32_t>& tokens) {
+                                   std::vector<int32_t>& tokens, std::span<const int32_t> host_rows,
+                                   std::vector<float>& host_logits) {
   LLM_CHECK(samples_on_device(), "forward_sampled on a runner that samples on the host");
   LLM_CHECK(sampling.size() == batch.logit_rows.size() && !sampling.empty(), "forward_sampled: ", sampling.size(),
             " sampling records for ", batch.logit_rows.size(), " logit rows");
-  std::vector<float> no_logits;
-  return run_step(batch, {}, sampling, no_logits, tokens);
+  for (size_t i = 0; i < host_rows.size(); ++i) {
+    LLM_CHECK(host_rows[i] >= 0 && host_rows[i] < static_cast<int32_t>(sampling.size()) &&
+                  (i == 0 || host_rows[i] > host_rows[i - 1]),
+              "forward_sampled: host row ", host_rows[i], " of ", sampling.size());
+  }
+  return run_step(batch, {}, sampling, host_rows, host_logits, tokens);
 }
 
 Status LlamaModel::run_step(const ForwardBatch& batch, std::span<const float> hidden_in,
-                            std::span<const TokenSampling> sampling, std::vector<float>& out,
-                            std::vector<int32_t>& tokens) {
+                            std::span<const TokenSampling> sampling, std::span<const int32_t> host_rows,
+                            std::vector<float>& out, std::vector<int32_t>& tokens) {
   const LlamaConfig& c = config_;
   const int64_t n = static_cast<int64_t>(batch.tokens.size());
   const int64_t n_seqs = static_cast<int64_t>(batch.query_start.size()) - 1;
@@ -354,10 +359,16 @@ Status LlamaModel::run_step(const ForwardBatch& batch, std::span<const float> hi
   const bool recordable = backend_.can_record() && comm_->world_size() == 1 && shard_.first_stage() &&
                           shard_.last_stage() && n == n_seqs && n <= kMaxRecordedRows && n_out > 0;
   const auto n_sampled = static_cast<int64_t>(sampling.size());
-  // Sampled: only the ids come back.
+  // Sampled: the ids come back, and the logit rows of the sequences picked on the host.
   auto read_sampled = [&](const StepViews& views) {
     tokens.resize(static_cast<size_t>(n_sampled));
     backend_.copy_to_host(tokens.data(), views.sampled);
+    out.resize(host_rows.size() * static_cast<size_t>(c.vocab_size));
+    for (size_t i = 0; i < host_rows.size(); ++i) {
+      const TensorView row{static_cast<float*>(views.local_logits.data) + host_rows[i] * c.vocab_size, DType::kF32,
+                           Shape{1, c.vocab_size}};
+      backend_.copy_to_host(out.data() + i * static_cast<size_t>(c.vocab_size), row);
+    }
   };
   if (recordable) {
     StepShape shape = step_shape(n, n_seqs, recorded_table_width(batch.max_blocks_per_seq), n_out, n_sampled);
@@ -395,7 +406,7 @@ Status LlamaModel::run_step(const ForwardBatch& batch, std::span<const float> hi
   }
   out.clear();
   if (n_out == 0) return {};
-  if (n_sampled > 0) {
+  if (n_sampled > 0) {  // one rank (samples_on_device): local_logits is the whole vocabulary
     read_sampled(views);
     return {};
   }

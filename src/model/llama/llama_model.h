@@ -81,7 +81,8 @@ class LlamaModel final : public ModelRunner {
   // On a device with memory of its own and a single rank (the logits of every vocab slice on it).
   bool samples_on_device() const override;
   Status forward_sampled(const ForwardBatch& batch, std::span<const TokenSampling> sampling,
-                         std::vector<int32_t>& tokens) override;
+                         std::vector<int32_t>& tokens, std::span<const int32_t> host_rows,
+                         std::vector<float>& host_logits) override;
 
   // This rank's pipeline stage. The first stage embeds batch.tokens; later ones start from
   // hidden_in (f32 [n_tokens, dim], the previous stage's output). The last stage writes logits
@@ -135,8 +136,9 @@ class LlamaModel final : public ModelRunner {
                                     const StepShape& shape) const;
   // forward_stage, with the logit rows sampled on the device when `sampling` is not empty (then
   // `tokens` gets the ids and `out` nothing).
+  // Sampled steps (sampling not empty) return tokens, and in `out` the logit rows host_rows.
   Status run_step(const ForwardBatch& batch, std::span<const float> hidden_in, std::span<const TokenSampling> sampling,
-                  std::vector<float>& out, std::vector<int32_t>& tokens);
+                  std::span<const int32_t> host_rows, std::vector<float>& out, std::vector<int32_t>& tokens);
   Status enqueue_step(const StepShape& shape, const StepViews& views);
   StepRecordingSlot* find_or_record(const StepShape& shape);
 
