@@ -25,6 +25,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels/attention_common.cuh"
+#include "backend/cuda/kernels/dtype_load.cuh"
 #include "backend/cuda/kernels/kernels.h"
 
 namespace llm::cuda {
@@ -477,16 +478,7 @@ void launch_typed(const PagedAttentionArgs& a, cudaStream_t stream) {
 
 template <int D>
 void launch_dim(const PagedAttentionArgs& a, cudaStream_t stream) {
-  switch (a.cache_dtype) {
-    case DType::kF32: launch_typed<float, D>(a, stream); break;
-    case DType::kF16: launch_typed<__half, D>(a, stream); break;
-    case DType::kBF16: launch_typed<__nv_bfloat16, D>(a, stream); break;
-    case DType::kI32:
-    case DType::kQ8_0:
-    case DType::kQ4_0:
-    case DType::kQ4_K:
-    case DType::kQ6_K: LLM_CHECK(false, "paged attention: cache dtype ", dtype_name(a.cache_dtype));
-  }
+  with_cache_type(a.cache_dtype, "paged attention", [&]<typename T>(T) { launch_typed<T, D>(a, stream); });
 }
 
 bool aligned(const void* pointer, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(pointer) % bytes == 0; }

@@ -271,18 +271,9 @@ void launch_paged_attention_split(const PagedAttentionArgs& a, int64_t n_splits,
   const int64_t keys_per_split = (max_context(a) + n_splits - 1) / n_splits;
   const dim3 grid(static_cast<unsigned>(a.n), static_cast<unsigned>(a.n_heads / heads_per_block),
                   static_cast<unsigned>(n_splits));
-  switch (a.cache_dtype) {
-    case DType::kF32: launch_for_type<float>(a, heads_per_block, grid, keys_per_split, partials, skip, stream); break;
-    case DType::kF16: launch_for_type<__half>(a, heads_per_block, grid, keys_per_split, partials, skip, stream); break;
-    case DType::kBF16:
-      launch_for_type<__nv_bfloat16>(a, heads_per_block, grid, keys_per_split, partials, skip, stream);
-      break;
-    case DType::kI32:
-    case DType::kQ8_0:
-    case DType::kQ4_0:
-    case DType::kQ4_K:
-    case DType::kQ6_K: LLM_CHECK(false, "paged attention: cache dtype ", dtype_name(a.cache_dtype));
-  }
+  with_cache_type(a.cache_dtype, "paged attention", [&]<typename T>(T) {
+    launch_for_type<T>(a, heads_per_block, grid, keys_per_split, partials, skip, stream);
+  });
   check_launch("paged_attention_split");
   if (n_splits > 1) {
     attention_merge_kernel<<<dim3(static_cast<unsigned>(a.n), static_cast<unsigned>(a.n_heads)), 128, 0, stream>>>(

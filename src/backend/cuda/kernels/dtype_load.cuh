@@ -11,6 +11,7 @@
 
 #include "core/dtype.h"
 #include "quant/blocks.h"
+#include "util/check.h"
 
 namespace llm::cuda {
 
@@ -28,6 +29,23 @@ __device__ __forceinline__ float load_dense(const void* data, DType dtype, int64
     case DType::kQ6_K: break;
   }
   return __int_as_float(0x7fc00000);  // quantized types are read by piece, never here
+}
+
+// Calls launch(T{}) with T the element type of a KV cache of `dtype` (f32 | f16 | bf16): the one
+// place a cache dtype becomes a kernel's template argument. Other dtypes are a caller bug.
+template <class Launch>
+void with_cache_type(DType dtype, const char* op, Launch&& launch) {
+  switch (dtype) {
+    case DType::kF32: launch(float{}); return;
+    case DType::kF16: launch(__half{}); return;
+    case DType::kBF16: launch(__nv_bfloat16{}); return;
+    case DType::kI32:
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+    case DType::kQ4_K:
+    case DType::kQ6_K: break;
+  }
+  LLM_CHECK(false, op, ": cache dtype ", dtype_name(dtype));
 }
 
 // f32 -> the cache's element type, round to nearest even.

@@ -24,25 +24,10 @@ __global__ void kv_write_rows(const float* k, const float* v, int64_t row_elemen
 void launch_kv_write(const float* k, const float* v, int64_t n, int64_t row_elements, const int32_t* slots,
                      int64_t n_slots, void* k_cache, void* v_cache, DType cache_dtype, cudaStream_t stream) {
   if (n == 0) return;
-  switch (cache_dtype) {
-    case DType::kF32:
-      kv_write_rows<<<n, 256, 0, stream>>>(k, v, row_elements, slots, n_slots, static_cast<float*>(k_cache),
-                                           static_cast<float*>(v_cache));
-      break;
-    case DType::kF16:
-      kv_write_rows<<<n, 256, 0, stream>>>(k, v, row_elements, slots, n_slots, static_cast<__half*>(k_cache),
-                                           static_cast<__half*>(v_cache));
-      break;
-    case DType::kBF16:
-      kv_write_rows<<<n, 256, 0, stream>>>(k, v, row_elements, slots, n_slots, static_cast<__nv_bfloat16*>(k_cache),
-                                           static_cast<__nv_bfloat16*>(v_cache));
-      break;
-    case DType::kI32:
-    case DType::kQ8_0:
-    case DType::kQ4_0:
-    case DType::kQ4_K:
-    case DType::kQ6_K: LLM_CHECK(false, "kv_write: cache dtype ", dtype_name(cache_dtype));
-  }
+  with_cache_type(cache_dtype, "kv_write", [&]<typename T>(T) {
+    kv_write_rows<<<n, 256, 0, stream>>>(k, v, row_elements, slots, n_slots, static_cast<T*>(k_cache),
+                                         static_cast<T*>(v_cache));
+  });
   check_launch("kv_write");
 }
 

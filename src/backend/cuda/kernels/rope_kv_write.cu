@@ -46,24 +46,9 @@ void launch_rope_kv_write(const RopeKvWriteArgs& args, void* k_cache, void* v_ca
                           cudaStream_t stream) {
   if (args.n == 0) return;
   const auto blocks = static_cast<unsigned>(args.n);
-  switch (cache_dtype) {
-    case DType::kF32:
-      rope_kv_write_rows<<<blocks, kThreads, 0, stream>>>(args, static_cast<float*>(k_cache), static_cast<float*>(v_cache));
-      break;
-    case DType::kF16:
-      rope_kv_write_rows<<<blocks, kThreads, 0, stream>>>(args, static_cast<__half*>(k_cache),
-                                                          static_cast<__half*>(v_cache));
-      break;
-    case DType::kBF16:
-      rope_kv_write_rows<<<blocks, kThreads, 0, stream>>>(args, static_cast<__nv_bfloat16*>(k_cache),
-                                                          static_cast<__nv_bfloat16*>(v_cache));
-      break;
-    case DType::kI32:
-    case DType::kQ8_0:
-    case DType::kQ4_0:
-    case DType::kQ4_K:
-    case DType::kQ6_K: LLM_CHECK(false, "rope_kv_write: cache dtype ", dtype_name(cache_dtype));
-  }
+  with_cache_type(cache_dtype, "rope_kv_write", [&]<typename T>(T) {
+    rope_kv_write_rows<<<blocks, kThreads, 0, stream>>>(args, static_cast<T*>(k_cache), static_cast<T*>(v_cache));
+  });
   check_launch("rope_kv_write");
 }
 
