@@ -291,6 +291,13 @@ class CudaBackend final : public Backend {
     return recording_->lend(recording_->add(std::move(*buffer)));
   }
 
+  // x (f32) rounded to a half type in scratch: the operand of a tensor-core product.
+  Buffer rounded_copy(TensorView x, DType half) {
+    Buffer copy = scratch(x.numel() * 2);
+    cuda::launch_convert_from_f32(x.as<const float>(), x.numel(), copy.data(), half, stream_);
+    return copy;
+  }
+
   CudaBackendOptions options_;
   cudaDeviceProp properties_;
   std::shared_ptr<cuda::DevicePool> pool_;
@@ -340,8 +347,7 @@ void CudaBackend::do_linear(TensorView x, TensorView weight, TensorView out) {
     cuda::launch_dequantize(weight.data, weight.dtype, m, k, dequantized.data(), operand, stream_);
     weight_half = dequantized.data();
   }
-  Buffer x_half = scratch(n * k * 2);
-  cuda::launch_convert_from_f32(x.as<const float>(), n * k, x_half.data(), operand, stream_);
+  Buffer x_half = rounded_copy(x, operand);
   gemm_->matmul(x_half.data(), weight_half, operand, n, m, k, out.as<float>(), stream_);
 }
 
@@ -361,8 +367,7 @@ void CudaBackend::do_qkv_projection(TensorView x, const QkvWeights& w, TensorVie
     return;
   }
   const DType operand = w.wq.dtype;
-  Buffer x_half = scratch(n * dim * 2);
-  cuda::launch_convert_from_f32(x.as<const float>(), n * dim, x_half.data(), operand, stream_);
+  Buffer x_half = rounded_copy(x, operand);
   for (const auto& [weight, out] : {std::pair{&w.wq, &q}, std::pair{&w.wk, &k}, std::pair{&w.wv, &v}}) {
     gemm_->matmul(x_half.data(), weight->data, operand, n, weight->shape[0], dim, out->data, stream_);
   }
@@ -379,8 +384,7 @@ void CudaBackend::do_feed_forward(TensorView x, const FeedForwardWeights& w, Ten
     return;
   }
   const DType operand = w.w1.dtype;
-  Buffer x_half = scratch(n * dim * 2);
-  cuda::launch_convert_from_f32(x.as<const float>(), n * dim, x_half.data(), operand, stream_);
+  Buffer x_half = rounded_copy(x, operand);
   // [n, 2 ffn] halves fill the f32 [n, ffn] gate workspace exactly: gate rows then up rows, or
   // (stacked weight) each row's gate then up.
   auto* products = static_cast<std::byte*>(gate.data);

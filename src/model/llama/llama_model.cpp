@@ -359,8 +359,14 @@ Status LlamaModel::run_step(const ForwardBatch& batch, std::span<const float> hi
   const bool recordable = backend_.can_record() && comm_->world_size() == 1 && shard_.first_stage() &&
                           shard_.last_stage() && n == n_seqs && n <= kMaxRecordedRows && n_out > 0;
   const auto n_sampled = static_cast<int64_t>(sampling.size());
-  // Sampled: the ids come back, and the logit rows of the sequences picked on the host.
-  auto read_sampled = [&](const StepViews& views) {
+  // One rank's outputs: every logit row, or (sampled) the ids and the logit rows of the sequences
+  // picked on the host. Sampling runs on one rank only, so local_logits is the whole vocabulary.
+  auto read_outputs = [&](const StepViews& views) {
+    if (n_sampled == 0) {
+      out.resize(static_cast<size_t>(n_out * c.vocab_size));
+      backend_.copy_to_host(out.data(), views.local_logits);
+      return;
+    }
     tokens.resize(static_cast<size_t>(n_sampled));
     backend_.copy_to_host(tokens.data(), views.sampled);
     out.resize(host_rows.size() * static_cast<size_t>(c.vocab_size));
@@ -376,12 +382,7 @@ Status LlamaModel::run_step(const ForwardBatch& batch, std::span<const float> hi
       std::vector<int32_t> packed = pack_indices(batch, sampling, shape);
       backend_.copy_from_host(slot->views.indices, packed.data());
       backend_.replay(*slot->recording);
-      if (n_sampled > 0) {
-        read_sampled(slot->views);
-        return {};
-      }
-      out.resize(static_cast<size_t>(n_out * c.vocab_size));
-      backend_.copy_to_host(out.data(), slot->views.local_logits);
+      read_outputs(slot->views);
       return {};
     }
   }
@@ -406,15 +407,11 @@ Status LlamaModel::run_step(const ForwardBatch& batch, std::span<const float> hi
   }
   out.clear();
   if (n_out == 0) return {};
-  if (n_sampled > 0) {  // one rank (samples_on_device): local_logits is the whole vocabulary
-    read_sampled(views);
+  if (comm_->world_size() == 1) {
+    read_outputs(views);
     return {};
   }
   out.resize(static_cast<size_t>(n_out * c.vocab_size));
-  if (comm_->world_size() == 1) {
-    backend_.copy_to_host(out.data(), views.local_logits);
-    return {};
-  }
   std::vector<float> flat(static_cast<size_t>(n_out * c.vocab_size));
   backend_.copy_to_host(flat.data(), views.all_logits);
   const float* block = flat.data();
