@@ -5,7 +5,6 @@
 #include <cstddef>
 #include <cmath>
 #include <limits>
-#include <numeric>
 #include <vector>
 
 #include "util/check.h"

@@ -31,6 +31,7 @@ Status SamplingParams::validate() const {
 Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) {}
 
 int32_t Sampler::sample(std::span<const float> logits_in, std::span<const int32_t> context, size_t n_prompt) {
+  if (penalty_free()) return pick_token(logits_in, next_draw());  // nothing to change: no copy
   std::vector<float> logits(logits_in.begin(), logits_in.end());
   const int32_t vocab = static_cast<int32_t>(logits.size());
   if (params_.repetition_penalty != 1.0f) {

@@ -236,10 +236,11 @@ Status Scheduler::run_step(std::vector<std::pair<Sequence*, int32_t>>& scheduled
     if (steps[i].want_logits) row_sequences.push_back(scheduled[i].first);
   }
   const size_t rows = row_sequences.size();
+  const bool runner_samples = model_.samples_on_device();
   std::vector<char> on_host(rows, 0);
   host_rows_.clear();
   for (size_t r = 0; r < rows; ++r) {
-    if (!model_.samples_on_device() || !samples_on_device(*row_sequences[r])) {
+    if (!runner_samples || !samples_on_device(*row_sequences[r])) {
       on_host[r] = 1;
       host_rows_.push_back(static_cast<int32_t>(r));
     }

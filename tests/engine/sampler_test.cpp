@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/sampler.h"
+#include "util/str.h"
 
 namespace llm {
 namespace {
@@ -178,6 +179,26 @@ class OldSampler {
   std::mt19937_64 rng_;
 };
 
+// `steps` consecutive draws of one Sampler and of the old sampler over the same logits (from
+// make_logits), each draw appended to the context the next one penalises: equal draw for draw,
+// so both the picks and the RNG consumption are unchanged. Returns the draws compared.
+template <class MakeLogits>
+int expect_old_sampler_draws(const SamplingParams& params, int steps, MakeLogits&& make_logits) {
+  EXPECT_TRUE(params.validate().ok());
+  Sampler sampler(params);
+  OldSampler old(params);
+  std::vector<int32_t> context;
+  for (int step = 0; step < steps; ++step) {
+    const std::vector<float> logits = make_logits();
+    const int32_t expected = old.sample(logits, context, 3);
+    const int32_t got = sampler.sample(logits, context, 3);
+    EXPECT_EQ(got, expected) << "step " << step;
+    if (got != expected) return step;
+    context.push_back(expected);
+  }
+  return steps;
+}
+
 // Random finite logits (some exact ties), random valid params and seeds: 25 consecutive draws of
 // one Sampler equal the old sampler's, so both the picks and the RNG consumption are unchanged.
 TEST(Sampler, MatchesTheSamplerBeforePickToken) {
@@ -199,21 +220,16 @@ TEST(Sampler, MatchesTheSamplerBeforePickToken) {
         .frequency_penalty = trial % 8 == 3 ? 0.25f : 0.0f,
         .seed = rng(),
     };
-    ASSERT_TRUE(params.validate().ok());
-    Sampler sampler(params);
-    OldSampler old(params);
-    std::vector<int32_t> context;
-    for (int step = 0; step < 25; ++step) {
+    SCOPED_TRACE(str("trial ", trial));
+    sampled += expect_old_sampler_draws(params, 25, [&] {
       std::vector<float> logits(static_cast<size_t>(vocab));
       for (float& logit : logits) logit = normal(rng);
       if (trial % 4 == 2) {
         for (float& logit : logits) logit = std::round(logit);  // exact ties
       }
-      const int32_t expected = old.sample(logits, context, 3);
-      ASSERT_EQ(sampler.sample(logits, context, 3), expected) << "trial " << trial << " step " << step;
-      context.push_back(expected);
-      ++sampled;
-    }
+      return logits;
+    });
+    if (HasFailure()) return;
   }
   EXPECT_EQ(sampled, 400 * 25);
 }
@@ -235,11 +251,8 @@ TEST(Sampler, MatchesTheSamplerBeforePickTokenOnALargeVocabulary) {
         .repetition_penalty = trial % 2 == 1 ? 1.1f : 1.0f,
         .seed = rng(),
     };
-    ASSERT_TRUE(params.validate().ok());
-    Sampler sampler(params);
-    OldSampler old(params);
-    std::vector<int32_t> context;
-    for (int step = 0; step < 6; ++step) {
+    SCOPED_TRACE(str("trial ", trial));
+    const int drawn = expect_old_sampler_draws(params, 6, [&] {
       std::vector<float> logits(static_cast<size_t>(vocab));
       for (float& logit : logits) logit = normal(rng);
       if (trial % 4 == 1) {
@@ -248,10 +261,9 @@ TEST(Sampler, MatchesTheSamplerBeforePickTokenOnALargeVocabulary) {
       if (trial % 3 == 2) {
         for (int i = 0; i < vocab; i += 7) logits[static_cast<size_t>(i)] = -std::numeric_limits<float>::infinity();
       }
-      const int32_t expected = old.sample(logits, context, 3);
-      ASSERT_EQ(sampler.sample(logits, context, 3), expected) << "trial " << trial << " step " << step;
-      context.push_back(expected);
-    }
+      return logits;
+    });
+    ASSERT_EQ(drawn, 6);
   }
 }
 
