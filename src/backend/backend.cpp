@@ -223,6 +223,17 @@ void Backend::gather_rows(TensorView x, TensorView rows, TensorView out) {
   do_gather_rows(x, rows, out);
 }
 
+void Backend::fill_synthetic(TensorView out, const SyntheticFill& fill) {
+  LLM_CHECK(out.dtype == DType::kF32 || out.dtype == DType::kF16 || out.dtype == DType::kBF16,
+            "fill_synthetic out: f32, f16 or bf16, got ", dtype_name(out.dtype));
+  LLM_CHECK(out.shape.rank() == 1 || out.shape.rank() == 2, "fill_synthetic out: 1-D or 2-D, got ", out.shape);
+  const int64_t columns = out.shape[out.shape.rank() - 1];
+  LLM_CHECK(fill.row0 >= 0 && fill.col0 >= 0 && fill.col0 + columns <= fill.columns, "fill_synthetic: a block of ",
+            out.shape, " at row ", fill.row0, ", column ", fill.col0, " of rows of ", fill.columns);
+  if (out.numel() == 0) return;
+  do_fill_synthetic(out, fill);
+}
+
 void Backend::sample(TensorView logits, TensorView params, TensorView out) {
   check_f32(logits, "sample logits", 2);
   check_i32(params, "sample params", 2);

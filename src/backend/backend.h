@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "backend/synthetic_fill.h"
 #include "core/tensor.h"
 #include "util/check.h"
 #include "util/result.h"
@@ -210,6 +211,11 @@ class Backend {
   // TokenSampling records (uniforms drawn by the caller); out i32 [n].
   void sample(TensorView logits, TensorView params, TensorView out);
 
+  // Writes the block `fill` describes (backend/synthetic_fill.h) into out, made in place: random
+  // weights for benchmarks with no file. out [rows, columns] or [columns], f32 | f16 | bf16
+  // (rounded to nearest even), in this backend's memory or its host-mapped memory.
+  void fill_synthetic(TensorView out, const SyntheticFill& fill);
+
  protected:
   virtual void do_embedding(TensorView table, TensorView ids, TensorView out, int64_t first_row) = 0;
   virtual void do_rms_norm(TensorView x, TensorView weight, float eps, TensorView out) = 0;
@@ -221,6 +227,7 @@ class Backend {
   virtual void do_add(TensorView a, TensorView b, TensorView out) = 0;
   virtual void do_gather_rows(TensorView x, TensorView rows, TensorView out) = 0;
   virtual void do_sample(TensorView logits, TensorView params, TensorView out) = 0;
+  virtual void do_fill_synthetic(TensorView out, const SyntheticFill& fill) = 0;
   // Fused ops: by default the ops they fuse, one after the other (the slow twin of a device's
   // fused kernel, and the same arithmetic).
   virtual void do_add_rms_norm(TensorView x, TensorView residual, TensorView weight, float eps, TensorView out) {
@@ -237,5 +244,6 @@ class Backend {
   virtual void do_feed_forward(TensorView x, const FeedForwardWeights& w, TensorView gate, TensorView up,
                                TensorView out);
 };
+
 
 }  // namespace llm

@@ -85,10 +85,27 @@ Result<ShardWeights> build_shard_weights(const LlamaWeightSources& sources, cons
   const Range q_rows{shard.q_heads.begin * hd, shard.q_heads.end * hd};
   const Range kv_rows{shard.kv_heads.begin * hd, shard.kv_heads.end * hd};
   const Range all_dim{0, c.dim};
-  auto whole = [](const WeightSource& source) { return source.parts[0]; };  // norms: replicated, one part
+  // A synthetic weight's slice: no bytes, the block the device will make.
+  auto made = [](const WeightSource& source, Shape shape, int64_t row0, int64_t col0,
+                 std::optional<SyntheticFill>& fill) {
+    fill = *source.synthetic;
+    fill->row0 = row0;
+    fill->col0 = col0;
+    fill->columns = source.shape[source.shape.rank() - 1];
+    return TensorView{nullptr, source.dtype, shape};
+  };
+  // Norms: replicated, one part.
+  auto whole = [&](const WeightSource& source, std::optional<SyntheticFill>& fill) {
+    return source.synthetic ? made(source, source.shape, 0, 0, fill) : source.parts[0];
+  };
   Status status;
-  auto take = [&](const WeightSource& source, Range rows, Range columns, TensorView& slot) {
+  auto take = [&](const WeightSource& source, Range rows, Range columns, TensorView& slot,
+                  std::optional<SyntheticFill>& fill) {
     if (!status) return;
+    if (source.synthetic) {
+      slot = made(source, Shape{rows.size(), columns.size()}, rows.begin, columns.begin, fill);
+      return;
+    }
     Result<TensorView> view = slice_weight(source, rows, columns, out.owned);
     if (!view) {
       status = view.error();
@@ -97,27 +114,32 @@ Result<ShardWeights> build_shard_weights(const LlamaWeightSources& sources, cons
     slot = *view;
   };
   LlamaWeights& w = out.weights;
-  if (shard.first_stage()) take(sources.token_embedding, shard.vocab, all_dim, w.token_embedding);
+  LlamaTensors<std::optional<SyntheticFill>>& f = out.synthetic;
+  if (shard.first_stage()) take(sources.token_embedding, shard.vocab, all_dim, w.token_embedding, f.token_embedding);
   for (int64_t layer = shard.layers.begin; layer < shard.layers.end; ++layer) {
     const LayerTensors<WeightSource>& s = sources.layers[static_cast<size_t>(layer)];
     LayerWeights l;
-    l.attention_norm = whole(s.attention_norm);
-    l.ffn_norm = whole(s.ffn_norm);
-    take(s.wq, q_rows, all_dim, l.wq);
-    take(s.wk, kv_rows, all_dim, l.wk);
-    take(s.wv, kv_rows, all_dim, l.wv);
-    take(s.wo, all_dim, q_rows, l.wo);
-    take(s.w1, shard.ffn, all_dim, l.w1);
-    take(s.w3, shard.ffn, all_dim, l.w3);
-    take(s.w2, all_dim, shard.ffn, l.w2);
+    LayerTensors<std::optional<SyntheticFill>> lf;
+    l.attention_norm = whole(s.attention_norm, lf.attention_norm);
+    l.ffn_norm = whole(s.ffn_norm, lf.ffn_norm);
+    take(s.wq, q_rows, all_dim, l.wq, lf.wq);
+    take(s.wk, kv_rows, all_dim, l.wk, lf.wk);
+    take(s.wv, kv_rows, all_dim, l.wv, lf.wv);
+    take(s.wo, all_dim, q_rows, l.wo, lf.wo);
+    take(s.w1, shard.ffn, all_dim, l.w1, lf.w1);
+    take(s.w3, shard.ffn, all_dim, l.w3, lf.w3);
+    take(s.w2, all_dim, shard.ffn, l.w2, lf.w2);
     w.layers.push_back(l);
+    f.layers.push_back(lf);
   }
   if (shard.last_stage()) {
-    w.output_norm = whole(sources.output_norm);
+    w.output_norm = whole(sources.output_norm, f.output_norm);
     if (c.tied_embeddings && shard.first_stage()) {
       w.output = w.token_embedding;  // the same rows: one copy at most
+      f.output = f.token_embedding;
+      out.tied_output = true;
     } else {
-      take(sources.output, shard.vocab, all_dim, w.output);
+      take(sources.output, shard.vocab, all_dim, w.output, f.output);
     }
   }
   if (!status) return status.error();

@@ -15,6 +15,10 @@ namespace llm {
 struct ShardWeights {
   LlamaWeights weights;  // host views; layers = the stage's layers; embedding only on the first
                          // stage, output norm and output only on the last
+  // Slots of a synthetic model: the block each device makes itself; their views above have the
+  // dtype and shape but no data.
+  LlamaTensors<std::optional<SyntheticFill>> synthetic;
+  bool tied_output = false;  // the output is the token embedding's own slot (one copy)
   std::vector<std::vector<std::byte>> owned;  // the copied slices the views point into
   int64_t copied_bytes = 0;
 };

@@ -1,5 +1,6 @@
-// Synthetic models: a known Llama shape with random weights made in memory (no file), for
-// benchmarks (`llama bench --synthetic NAME`). Deterministic for a given seed.
+// Synthetic models: a known Llama shape with random weights made by the device that runs them (no
+// file, nothing generated on the host), for benchmarks (`llama bench --synthetic NAME`).
+// Deterministic for a given seed, whatever the device or the parallel layout.
 #pragma once
 
 #include <memory>
@@ -19,7 +20,9 @@ struct SyntheticOptions {
   uint64_t seed = 1;
 };
 
-// Host weights, ~N(0, 1/fan_in) in spirit (uniform with that variance), norms 1.
+// Weights ~N(0, 1/fan_in) in spirit (uniform with that variance), norms 1. The sources hold no
+// bytes: each carries a SyntheticFill (backend/synthetic_fill.h) that the rank's backend makes
+// its slice from when the model is placed.
 Result<std::unique_ptr<LoadedModel>> make_synthetic_model(const LlamaConfig& config, const SyntheticOptions& options);
 
 }  // namespace llm

@@ -112,15 +112,17 @@ Result<LlamaWeightSources> bind_llama_weights(const TensorLookup& lookup, Checkp
   LlamaWeightSources sources;
   sources.layers.resize(static_cast<size_t>(config.n_layers));
   Status status;
-  for_each_weight(sources, [&](WeightRole role, int64_t layer, WeightSource& slot) {
-    if (!status || (role == WeightRole::kOutput && config.tied_embeddings)) return;
-    Result<WeightSource> bound = bind_one(lookup, role, format, std::max<int64_t>(layer, 0), config);
-    if (!bound) {
-      status = bound.error();
-      return;
-    }
-    slot = std::move(*bound);
-  });
+  for_each_weight(
+      [&](WeightRole role, int64_t layer, WeightSource& slot) {
+        if (!status || (role == WeightRole::kOutput && config.tied_embeddings)) return;
+        Result<WeightSource> bound = bind_one(lookup, role, format, std::max<int64_t>(layer, 0), config);
+        if (!bound) {
+          status = bound.error();
+          return;
+        }
+        slot = std::move(*bound);
+      },
+      sources);
   if (!status) return status.error();
   if (config.tied_embeddings) sources.output = sources.token_embedding;
   return sources;

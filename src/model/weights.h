@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/synthetic_fill.h"
 #include "core/tensor.h"
 #include "model/config.h"
 
@@ -76,25 +77,26 @@ struct LlamaTensors {
 };
 
 // Calls fn(role, layer, slot) for every slot (layer -1 for the whole-model roles). The tied
-// output is visited too: callers that copy check `tied` themselves.
-template <class T, class Fn>
-void for_each_weight(LlamaTensors<T>& tensors, Fn&& fn) {
-  fn(WeightRole::kTokenEmbedding, int64_t{-1}, tensors.token_embedding);
+// output is visited too: callers that copy check `tied` themselves. Given several structures of
+// one layout, fn(role, layer, slot of each) visits the same slot of all of them together.
+template <class Fn, class T, class... More>
+void for_each_weight(Fn&& fn, LlamaTensors<T>& tensors, LlamaTensors<More>&... more) {
+  fn(WeightRole::kTokenEmbedding, int64_t{-1}, tensors.token_embedding, more.token_embedding...);
   for (size_t i = 0; i < tensors.layers.size(); ++i) {
+    const auto layer = static_cast<int64_t>(i);
     LayerTensors<T>& l = tensors.layers[i];
-    int64_t layer = static_cast<int64_t>(i);
-    fn(WeightRole::kAttentionNorm, layer, l.attention_norm);
-    fn(WeightRole::kWq, layer, l.wq);
-    fn(WeightRole::kWk, layer, l.wk);
-    fn(WeightRole::kWv, layer, l.wv);
-    fn(WeightRole::kWo, layer, l.wo);
-    fn(WeightRole::kFfnNorm, layer, l.ffn_norm);
-    fn(WeightRole::kW1, layer, l.w1);
-    fn(WeightRole::kW3, layer, l.w3);
-    fn(WeightRole::kW2, layer, l.w2);
+    fn(WeightRole::kAttentionNorm, layer, l.attention_norm, more.layers[i].attention_norm...);
+    fn(WeightRole::kWq, layer, l.wq, more.layers[i].wq...);
+    fn(WeightRole::kWk, layer, l.wk, more.layers[i].wk...);
+    fn(WeightRole::kWv, layer, l.wv, more.layers[i].wv...);
+    fn(WeightRole::kWo, layer, l.wo, more.layers[i].wo...);
+    fn(WeightRole::kFfnNorm, layer, l.ffn_norm, more.layers[i].ffn_norm...);
+    fn(WeightRole::kW1, layer, l.w1, more.layers[i].w1...);
+    fn(WeightRole::kW3, layer, l.w3, more.layers[i].w3...);
+    fn(WeightRole::kW2, layer, l.w2, more.layers[i].w2...);
   }
-  fn(WeightRole::kOutputNorm, int64_t{-1}, tensors.output_norm);
-  fn(WeightRole::kOutput, int64_t{-1}, tensors.output);
+  fn(WeightRole::kOutputNorm, int64_t{-1}, tensors.output_norm, more.output_norm...);
+  fn(WeightRole::kOutput, int64_t{-1}, tensors.output, more.output...);
 }
 
 using LayerWeights = LayerTensors<TensorView>;
@@ -111,6 +113,9 @@ struct WeightSource {
   // Along split_dim the parts may hold more than shape (whole extra copies of replicated kv
   // heads, as llama-models saves them when MP > n_kv_heads); only [0, shape[split_dim]) is used.
   std::vector<TensorView> parts;
+  // A synthetic model's weight has no parts: each device makes its slice (row0, col0 and
+  // columns unset here; the shard sets them).
+  std::optional<SyntheticFill> synthetic;
 };
 
 using LlamaWeightSources = LlamaTensors<WeightSource>;

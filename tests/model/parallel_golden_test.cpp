@@ -11,6 +11,8 @@
 #include "engine/generator.h"
 #include "model/loader.h"
 #include "model/parallel_executor.h"
+#include "model/synthetic.h"
+#include "util/str.h"
 #include "model/fixture_variants.h"  // tests/model/
 
 namespace llm {
@@ -91,6 +93,42 @@ TEST_P(ParallelGolden, MatchesSingleDeviceAndTransformers) {
   fixtures::Worst vs_reference = fixtures::worst_difference(result->step_logits, expected.logits, expected.vocab);
   EXPECT_LE(vs_reference.diff, 1e-4) << "vs transformers at " << vs_reference.where;
   EXPECT_EQ(kv.pool().n_free(), kBlocks) << "every KV block comes back";
+}
+
+// A synthetic model has no bytes to slice: each rank makes its own slices (SyntheticFill with
+// the rank's rows and columns). Every layout must make the same model as one device.
+TEST(SyntheticModel, EveryLayoutMakesTheSameModel) {
+  LlamaConfig config = synthetic_config("llama-100m").value();
+  config.dim = 128;
+  config.n_layers = 4;
+  config.n_heads = 4;
+  config.n_kv_heads = 2;
+  config.head_dim = 32;
+  config.ffn_dim = 256;
+  config.vocab_size = 512;
+  auto loaded = make_synthetic_model(config, SyntheticOptions{.dtype = DType::kF32, .seed = 11}).value();
+  const std::vector<int32_t> prompt = {1, 200, 3, 77, 5, 300, 8};
+  const GenerateOptions options{.max_tokens = 6, .ignore_eos = true, .prefill_chunk = 3, .keep_logits = true};
+  auto backend = create_backend(BackendOptions{.device = "cpu", .n_threads = 1}).value();
+  auto single_model =
+      LlamaModel::create(*backend, *loaded, KvCacheOptions{.n_blocks = kBlocks, .block_size = kBlockSize}).value();
+  KvManager single_kv(kBlocks, kBlockSize);
+  GenerateResult single = generate(*single_model, single_kv, prompt, options).value();
+  for (ParallelLayout layout : {ParallelLayout{2, 1}, ParallelLayout{1, 2}, ParallelLayout{2, 2}}) {
+    SCOPED_TRACE(str("tp ", layout.tensor_parallel, " pp ", layout.pipeline_parallel));
+    auto executor = ParallelExecutor::create(
+        *loaded, ParallelExecutorOptions{
+                     .layout = layout,
+                     .kv = KvCacheOptions{.n_blocks = kBlocks, .block_size = kBlockSize},
+                     .make_backend = [](int) { return create_backend(BackendOptions{.device = "cpu", .n_threads = 1}); },
+                 });
+    ASSERT_TRUE(executor.ok()) << executor.error().to_string();
+    KvManager kv(kBlocks, kBlockSize);
+    GenerateResult result = generate(**executor, kv, prompt, options).value();
+    EXPECT_EQ(result.tokens, single.tokens);
+    fixtures::Worst worst = fixtures::worst_difference(result.step_logits, single.step_logits, config.vocab_size);
+    EXPECT_LE(worst.diff, 1e-5) << "at " << worst.where;
+  }
 }
 
 std::vector<ParallelCase> all_cases() {

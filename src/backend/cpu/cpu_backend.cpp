@@ -10,6 +10,7 @@
 #include "backend/cpu/reference_ops.h"
 #include "backend/cpu/simd.h"
 #include "backend/sampling.h"
+#include "core/half.h"
 #include "util/str.h"
 
 namespace llm {
@@ -27,6 +28,28 @@ void sample_rows(TensorView logits, TensorView params, TensorView out, int64_t b
                 sizeof(row_params));
     std::span<const float> row_logits(logits.as<const float>() + row * vocab, static_cast<size_t>(vocab));
     out.as<int32_t>()[row] = pick_token(row_logits, row_params);
+  }
+}
+
+// Rows [row_begin, row_end) of out (1-D: one row).
+void fill_synthetic_rows(TensorView out, const SyntheticFill& fill, int64_t row_begin, int64_t row_end) {
+  const int64_t columns = out.shape[out.shape.rank() - 1];
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const int64_t first = (fill.row0 + r) * fill.columns + fill.col0;
+    for (int64_t c = 0; c < columns; ++c) {
+      const float value = synthetic_value(fill, first + c);
+      const int64_t i = r * columns + c;
+      switch (out.dtype) {
+        case DType::kF32: out.as<float>()[i] = value; break;
+        case DType::kF16: out.as<uint16_t>()[i] = float_to_f16(value); break;
+        case DType::kBF16: out.as<uint16_t>()[i] = float_to_bf16(value); break;
+        case DType::kI32:
+        case DType::kQ8_0:
+        case DType::kQ4_0:
+        case DType::kQ4_K:
+        case DType::kQ6_K: LLM_CHECK(false, "fill_synthetic: ", dtype_name(out.dtype));
+      }
+    }
   }
 }
 
@@ -109,6 +132,12 @@ void CpuBackend::do_add(TensorView a, TensorView b, TensorView out) {
 void CpuBackend::do_gather_rows(TensorView x, TensorView rows, TensorView out) {
   if (options_.reference) return reference_gather_rows(x, rows, out);
   fast_gather_rows({*pool_, *simd_}, x, rows, out);
+}
+
+// Host memory is the device's: made in place, rows spread over the threads.
+void CpuBackend::do_fill_synthetic(TensorView out, const SyntheticFill& fill) {
+  const int64_t rows = out.shape.rank() == 2 ? out.shape[0] : 1;
+  pool_->parallel_for(rows, 1, [&](int64_t begin, int64_t end) { fill_synthetic_rows(out, fill, begin, end); });
 }
 
 // Both variants run the reference pick (a sort per row); the fast one spreads rows over threads.

@@ -40,6 +40,7 @@ class CpuBackend final : public Backend {
   void do_add(TensorView a, TensorView b, TensorView out) override;
   void do_gather_rows(TensorView x, TensorView rows, TensorView out) override;
   void do_sample(TensorView logits, TensorView params, TensorView out) override;
+  void do_fill_synthetic(TensorView out, const SyntheticFill& fill) override;
 
  private:
   CpuBackendOptions options_;

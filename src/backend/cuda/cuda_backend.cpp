@@ -272,6 +272,11 @@ class CudaBackend final : public Backend {
                              out.as<float>(), stream_);
   }
 
+  void do_fill_synthetic(TensorView out, const SyntheticFill& fill) override {
+    const int64_t rows = out.shape.rank() == 2 ? out.shape[0] : 1;
+    cuda::launch_fill_synthetic(out.data, out.dtype, rows, out.shape[out.shape.rank() - 1], fill, stream_);
+  }
+
   void do_sample(TensorView logits, TensorView params, TensorView out) override {
     cuda::launch_sample(logits.as<const float>(), logits.shape[0], logits.shape[1], params.as<const int32_t>(),
                         out.as<int32_t>(), stream_);

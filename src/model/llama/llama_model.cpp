@@ -90,29 +90,47 @@ Status LlamaModel::allocate_kv_cache(int32_t n_blocks) {
 Status LlamaModel::place_weights(ShardWeights host) {
   host_copied_bytes_ = host.copied_bytes;
   weights_ = host.weights;
-  if (backend_.device_kind() == DeviceKind::kCpu) {  // host memory is device memory
-    host_weights_ = std::move(host);
-    return {};
-  }
-  auto upload = [&](TensorView& view) -> Status {
-    if (view.data == nullptr) return {};  // not in this pipeline stage
+  const bool tied = host.tied_output;
+  // A slot's contents into memory the device reads: the host copy, or made there (synthetic).
+  auto write = [&](TensorView device, const TensorView& view, const std::optional<SyntheticFill>& fill) {
+    if (fill) {
+      backend_.fill_synthetic(device, *fill);
+    } else {
+      backend_.copy_from_host(device, view.data);
+    }
+  };
+  auto upload = [&](TensorView& view, const std::optional<SyntheticFill>& fill) -> Status {
+    if (view.data == nullptr && !fill) return {};  // not in this pipeline stage
     Result<Buffer> buffer = backend_.allocate(view.bytes());
     if (!buffer) return buffer.error();
     TensorView device = buffer->view(view.dtype, view.shape);
-    backend_.copy_from_host(device, view.data);
+    write(device, view, fill);
     view = device;
     weight_buffers_.push_back(std::move(*buffer));
     return {};
   };
-  bool tied = weights_.output.data != nullptr && weights_.output.data == weights_.token_embedding.data;
+  using Fill = std::optional<SyntheticFill>;
+  Status status;
+  if (backend_.device_kind() == DeviceKind::kCpu) {  // host memory is device memory: only made slots need a place
+    for_each_weight(
+        [&](WeightRole role, int64_t, TensorView& view, const Fill& fill) {
+          if (status && fill && !(role == WeightRole::kOutput && tied)) status = upload(view, fill);
+        },
+        weights_, host.synthetic);
+    if (tied) weights_.output = weights_.token_embedding;
+    host_weights_ = std::move(host);
+    return status;
+  }
   // Stacked groups first; upload() then skips their views (already device pointers).
   std::vector<const void*> placed;
-  for (LayerWeights& layer : weights_.layers) {
+  for (size_t i = 0; i < weights_.layers.size(); ++i) {
+    LayerWeights& layer = weights_.layers[i];
+    const LayerTensors<Fill>& fills = host.synthetic.layers[i];
     StackedLayer stacked;
-    Result<TensorView> qkv = upload_stacked({&layer.wq, &layer.wk, &layer.wv});
+    Result<TensorView> qkv = upload_stacked({{&layer.wq, &fills.wq}, {&layer.wk, &fills.wk}, {&layer.wv, &fills.wv}});
     if (!qkv) return qkv.error();
     stacked.qkv = *qkv;
-    Result<TensorView> gate_up = upload_stacked({&layer.w1, &layer.w3});
+    Result<TensorView> gate_up = upload_stacked({{&layer.w1, &fills.w1}, {&layer.w3, &fills.w3}});
     if (!gate_up) return gate_up.error();
     stacked.gate_up = *gate_up;
     if (stacked.qkv.data != nullptr) placed.insert(placed.end(), {layer.wq.data, layer.wk.data, layer.wv.data});
@@ -123,44 +141,57 @@ Status LlamaModel::place_weights(ShardWeights host) {
   // step reads only its tokens' rows (8 KiB each for an 8B model, 16 MiB for a 2,048-token
   // prefill, over PCIe), and the table is 1 GiB of device memory the KV cache can use instead.
   // A tied table is also the output projection, which reads all of it every step.
-  if (!tied && weights_.token_embedding.data != nullptr) {
-    if (Result<Buffer> mapped = backend_.allocate_host_mapped(weights_.token_embedding.bytes())) {
-      std::memcpy(mapped->data(), weights_.token_embedding.data, static_cast<size_t>(weights_.token_embedding.bytes()));
-      weights_.token_embedding = mapped->view(weights_.token_embedding.dtype, weights_.token_embedding.shape);
-      placed.push_back(weights_.token_embedding.data);
+  TensorView& embedding = weights_.token_embedding;
+  if (!tied && (embedding.data != nullptr || host.synthetic.token_embedding)) {
+    if (Result<Buffer> mapped = backend_.allocate_host_mapped(embedding.bytes())) {
+      const TensorView in_host = mapped->view(embedding.dtype, embedding.shape);
+      if (host.synthetic.token_embedding) {
+        backend_.fill_synthetic(in_host, *host.synthetic.token_embedding);
+      } else {
+        std::memcpy(in_host.data, embedding.data, static_cast<size_t>(embedding.bytes()));
+      }
+      embedding = in_host;
+      placed.push_back(embedding.data);
       weight_buffers_.push_back(std::move(*mapped));
     } else if (mapped.error().code != ErrorCode::kUnsupported) {
       log_warning("token embedding kept in device memory: ", mapped.error().message);
     }
   }
-  Status status;
-  for_each_weight(weights_, [&](WeightRole role, int64_t, TensorView& view) {
-    if (std::find(placed.begin(), placed.end(), view.data) != placed.end()) return;
-    if (status && !(role == WeightRole::kOutput && tied)) status = upload(view);
-  });
+  for_each_weight(
+      [&](WeightRole role, int64_t, TensorView& view, const Fill& fill) {
+        if (view.data != nullptr && std::find(placed.begin(), placed.end(), view.data) != placed.end()) return;
+        if (status && !(role == WeightRole::kOutput && tied)) status = upload(view, fill);
+      },
+      weights_, host.synthetic);
   if (tied) weights_.output = weights_.token_embedding;
-  return status;  // the host copies (`host`) are freed here
+  backend_.synchronize();  // made weights are ready, and the host copies (`host`) can go
+  return status;
 }
 
-Result<TensorView> LlamaModel::upload_stacked(std::initializer_list<TensorView*> parts) {
+Result<TensorView> LlamaModel::upload_stacked(std::initializer_list<StackedPart> parts) {
   constexpr int64_t kAlignment = 256;  // every part's rows start where a GEMM/GEMV may vector-load
-  const TensorView& first = **parts.begin();
+  const TensorView& first = *parts.begin()->view;
   int64_t rows = 0, bytes = 0;
-  for (const TensorView* part : parts) {
-    if (part->data == nullptr || part->dtype != first.dtype || part->shape.rank() != 2 ||
-        part->shape[1] != first.shape[1] || bytes % kAlignment != 0) {
+  for (const StackedPart& part : parts) {
+    const TensorView& view = *part.view;
+    if ((view.data == nullptr && !*part.fill) || view.dtype != first.dtype || view.shape.rank() != 2 ||
+        view.shape[1] != first.shape[1] || bytes % kAlignment != 0) {
       return TensorView{};
     }
-    rows += part->shape[0];
-    bytes += part->bytes();
+    rows += view.shape[0];
+    bytes += view.bytes();
   }
   Result<Buffer> buffer = backend_.allocate(bytes);
   if (!buffer) return buffer.error();
   auto* cursor = static_cast<std::byte*>(buffer->data());
-  for (TensorView* part : parts) {
-    TensorView device{cursor, part->dtype, part->shape};
-    backend_.copy_from_host(device, part->data);
-    *part = device;
+  for (const StackedPart& part : parts) {
+    TensorView device{cursor, part.view->dtype, part.view->shape};
+    if (*part.fill) {
+      backend_.fill_synthetic(device, **part.fill);
+    } else {
+      backend_.copy_from_host(device, part.view->data);
+    }
+    *part.view = device;
     cursor += device.bytes();
   }
   TensorView all = buffer->view(first.dtype, Shape{rows, first.shape[1]});

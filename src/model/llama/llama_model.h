@@ -93,10 +93,15 @@ class LlamaModel final : public ModelRunner {
   LlamaModel(Backend& backend, Communicator& comm, const LoadedModel& model, const RankShard& shard,
              const KvCacheOptions& kv_options);
   Status place_weights(ShardWeights host);
+  // One weight of a stacked group and, for a synthetic model, the block to make there.
+  struct StackedPart {
+    TensorView* view;
+    const std::optional<SyntheticFill>* fill;
+  };
   // Uploads `parts` (same dtype and columns) as consecutive rows of one device buffer and points
   // each view at its rows; returns the view of all rows, or an empty view when they cannot share
   // one buffer (then nothing is uploaded).
-  Result<TensorView> upload_stacked(std::initializer_list<TensorView*> parts);
+  Result<TensorView> upload_stacked(std::initializer_list<StackedPart> parts);
 
   // One step's sizes: activations (f32), the uploaded indices (i32), then the sampled ids (i32)
   // in one device allocation.

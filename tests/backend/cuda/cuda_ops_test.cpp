@@ -576,6 +576,43 @@ TEST_F(CudaSample, RecordedSampleReplaysNewContents) {
   EXPECT_LE(tally.mismatches, 1) << tally.mismatches << " excused mismatches in " << tally.cases;
 }
 
+// Synthetic weights made on the GPU are the CPU backend's bits (tests/backend/synthetic_fill_test.cpp
+// checks those against the splitmix64 stream): whole tensors, blocks of one, a norm, a tensor large
+// enough for the kernel's grid-stride loop, and pinned host memory (the token embedding's home).
+using CudaSynthetic = CudaDeviceTest;
+
+TEST_F(CudaSynthetic, FillMatchesTheCpuBits) {
+  std::unique_ptr<Backend> cpu = create_backend(BackendOptions{.device = "cpu", .n_threads = 8}).value();
+  struct Case {
+    Shape shape;
+    SyntheticFill fill;
+  };
+  const Case cases[] = {
+      {Shape{4097}, SyntheticFill{.state = 5, .scale = 1.0f, .columns = 4097}},
+      {Shape{33, 130}, SyntheticFill{.state = 77, .scale = 0.01f, .row0 = 5, .col0 = 7, .columns = 200}},
+      {Shape{4100, 4096}, SyntheticFill{.state = 1u << 31, .scale = 0.0156f, .row0 = 1, .columns = 4096}},
+      {Shape{64}, SyntheticFill{.state = 3, .ones = true, .columns = 64}},
+  };
+  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
+    for (const Case& c : cases) {
+      SCOPED_TRACE(str(dtype_name(dtype), " ", c.shape));
+      HostTensor expected(dtype, c.shape);
+      cpu->fill_synthetic(expected.view, c.fill);
+      HostTensor garbage(dtype, c.shape);
+      std::memset(garbage.bytes.data(), 0xff, garbage.bytes.size());
+      DeviceTensor out = upload(*backend_, garbage);
+      backend_->fill_synthetic(out.view, c.fill);
+      HostTensor actual = download(*backend_, out);
+      ASSERT_EQ(std::memcmp(actual.bytes.data(), expected.bytes.data(), expected.bytes.size()), 0);
+      Result<Buffer> mapped = backend_->allocate_host_mapped(static_cast<int64_t>(expected.bytes.size()));
+      ASSERT_TRUE(mapped.ok()) << mapped.error().to_string();
+      backend_->fill_synthetic(mapped->view(dtype, c.shape), c.fill);
+      backend_->synchronize();
+      ASSERT_EQ(std::memcmp(mapped->data(), expected.bytes.data(), expected.bytes.size()), 0) << "host-mapped";
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Devices, CudaOps, testing::Values("cuda", "cuda-fp32"),
                          [](const testing::TestParamInfo<std::string>& info) {
                            return info.param == "cuda" ? std::string("cuda") : std::string("cuda_fp32");

@@ -79,6 +79,10 @@ void launch_gemv(const float* x, int64_t n, int64_t k, const void* weight, DType
 void launch_sample(const float* logits, int64_t n, int64_t vocab, const int32_t* params, int32_t* out,
                    cudaStream_t stream);
 
+// out [rows, columns] of dtype (f32 | f16 | bf16) = the block `fill` describes (backend/synthetic_fill.h).
+void launch_fill_synthetic(void* out, DType dtype, int64_t rows, int64_t columns, const SyntheticFill& fill,
+                           cudaStream_t stream);
+
 // Paged attention (see AttentionBatch in backend.h). Pointers are device memory.
 struct PagedAttentionArgs {
   const float* q;               // [n, n_heads, head_dim]
