@@ -2,11 +2,14 @@
 # One call's worth of GPU work for the CUDA backend (build here, run on the GPU machine): the GPU
 # tests, the one-GPU benchmarks of docs/benchmarks.md, the 8,192-token peak-memory run, and the
 # KV planner of `llama serve` on the 8B shape. Logs go to OUT_DIR; a summary is printed last.
-#   tools/gpu/session_check.sh BIN_DIR OUT_DIR [tests|bench|serve|ops|load|memcheck|all]
+#   tools/gpu/session_check.sh BIN_DIR OUT_DIR [tests|bench|serve|ops|load|early|profile|memcheck|all]
 #     memcheck (not part of all: ~10x slower, ~8 min): compute-sanitizer memcheck over the CUDA op tests and
 #     the golden fixtures on "cuda", racecheck and synccheck over the attention and sampling kernels
 #     ops: cuda_op_bench (single ops on 8B shapes); load: a random 16 GB Llama-3.1-8B checkpoint
 #     written by tools/gpu/make_random_checkpoint.py, then loaded by `llama bench` from the page cache;
+#     early: decode at 1 and 64 streams with early (programmatic dependent) kernel launches off, then on
+#     profile: ncu (no clock or cache control, kernels inside graphs one by one) over a short 8B run whose
+#     last steps are 1-stream decode; per-launch durations and DRAM bytes in OUT_DIR/ncu_decode.csv
 #     serve: scripts/serve-bench.sh at concurrency 64 (REQUESTS, default 400), KV pool sized by the planner
 # BIN_DIR holds llama, cuda_ops_test, golden_test (and any shared libraries they need, found via
 # LD_LIBRARY_PATH=BIN_DIR). The golden fixtures are read from this checkout.
@@ -50,6 +53,20 @@ if [[ $what == load || $what == all ]]; then
   "$bin/llama" bench /tmp/ckpt-8b --device cuda --prompt-lengths 512 --streams 1 --stream-generate 32 --repeat 1 \
     >"$out/bench_file.txt" 2>&1
   summary+=("checkpoint: $(tail -1 "$out/checkpoint.txt")" "bench from the file, exit $?:" "$(cat "$out/bench_file.txt")")
+fi
+if [[ $what == early ]]; then
+  for early in 0 1; do
+    LLAMA_CUDA_EARLY_LAUNCH=$early "$bin/llama" bench --synthetic llama3.1-8b --device cuda --prompt-lengths 2048 \
+      --streams 1,64 --repeat 3 >"$out/early_$early.txt" 2>&1
+    summary+=("LLAMA_CUDA_EARLY_LAUNCH=$early exit $?:" "$(tail -3 "$out/early_$early.txt")")
+  done
+fi
+if [[ $what == profile ]]; then
+  timeout "${PROFILE_SECONDS:-300}" ncu --clock-control none --cache-control none --graph-profiling node \
+    --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum --csv --page raw \
+    "$bin/llama" bench --synthetic llama3.1-8b --device cuda --prompt-lengths 16 --streams 1 --stream-prompt 16 \
+    --stream-generate 4 --repeat 1 >"$out/ncu_decode.csv" 2>"$out/ncu_decode.err"
+  summary+=("ncu decode exit $? (124: timed out): $(wc -l <"$out/ncu_decode.csv") lines; $(tail -2 "$out/ncu_decode.err" | tr '\n' ' ')")
 fi
 if [[ $what == memcheck ]]; then
   sanitizer=(compute-sanitizer --error-exitcode 1 --print-limit 20)
