@@ -39,9 +39,22 @@ void Backend::embedding(TensorView table, TensorView ids, TensorView out, int64_
   do_embedding(table, ids, out, first_row);
 }
 
+namespace {
+
+// An activation that is f32, or the half type this device rounds to for products with such weights.
+void check_operand(const Backend& backend, const TensorView& x, DType weight_dtype, const char* what) {
+  LLM_CHECK(x.dtype == DType::kF32 ||
+                (x.dtype != DType::kF32 && x.dtype == backend.operand_dtype(x.shape[0], weight_dtype)),
+            what, ": dtype ", dtype_name(x.dtype), " (f32, or the device's operand type for ", x.shape[0], " rows)");
+  LLM_CHECK(x.shape.rank() == 2, what, ": expected 2 dims, got ", x.shape);
+}
+
+}  // namespace
+
 void Backend::rms_norm(TensorView x, TensorView weight, float eps, TensorView out) {
   check_f32(x, "rms_norm x", 2);
-  check_f32(out, "rms_norm out", 2);
+  LLM_CHECK(out.dtype == DType::kF32 || out.dtype == DType::kF16 || out.dtype == DType::kBF16,
+            "rms_norm out: dtype ", dtype_name(out.dtype));
   LLM_CHECK(x.shape == out.shape, "rms_norm: x ", x.shape, " vs out ", out.shape);
   LLM_CHECK(is_dense_float(weight.dtype), "rms_norm weight: dtype ", dtype_name(weight.dtype));
   LLM_CHECK(weight.shape.rank() == 1 && weight.shape[0] == x.shape[1], "rms_norm weight: expected [", x.shape[1],
@@ -55,7 +68,8 @@ void Backend::add_rms_norm(TensorView x, TensorView residual, TensorView weight,
   LLM_CHECK(out.data != x.data || x.numel() == 0, "add_rms_norm: out must not alias x");
   // The rms_norm checks cover x, weight and out.
   check_f32(x, "add_rms_norm x", 2);
-  check_f32(out, "add_rms_norm out", 2);
+  LLM_CHECK(out.dtype == DType::kF32 || out.dtype == DType::kF16 || out.dtype == DType::kBF16,
+            "add_rms_norm out: dtype ", dtype_name(out.dtype));
   LLM_CHECK(x.shape == out.shape, "add_rms_norm: x ", x.shape, " vs out ", out.shape);
   LLM_CHECK(is_dense_float(weight.dtype), "add_rms_norm weight: dtype ", dtype_name(weight.dtype));
   LLM_CHECK(weight.shape.rank() == 1 && weight.shape[0] == x.shape[1], "add_rms_norm weight: expected [",
@@ -75,7 +89,9 @@ void Backend::linear(TensorView x, TensorView weight, TensorView out) {
 }
 
 void Backend::qkv_projection(TensorView x, const QkvWeights& w, TensorView q, TensorView k, TensorView v) {
-  check_f32(x, "qkv_projection x", 2);
+  check_operand(*this, x, w.wq.dtype, "qkv_projection x");
+  LLM_CHECK(x.dtype == DType::kF32 || (w.wk.dtype == x.dtype && w.wv.dtype == x.dtype),
+            "qkv_projection: a ", dtype_name(x.dtype), " x takes weights of that type");
   const std::pair<const TensorView*, const TensorView*> products[] = {{&w.wq, &q}, {&w.wk, &k}, {&w.wv, &v}};
   for (const auto& [weight, out] : products) {
     check_f32(*out, "qkv_projection out", 2);
@@ -93,7 +109,9 @@ void Backend::qkv_projection(TensorView x, const QkvWeights& w, TensorView q, Te
 }
 
 void Backend::feed_forward(TensorView x, const FeedForwardWeights& w, TensorView gate, TensorView up, TensorView out) {
-  check_f32(x, "feed_forward x", 2);
+  check_operand(*this, x, w.w1.dtype, "feed_forward x");
+  LLM_CHECK(x.dtype == DType::kF32 || (w.w3.dtype == x.dtype && w.w2.dtype == x.dtype),
+            "feed_forward: a ", dtype_name(x.dtype), " x takes weights of that type");
   check_f32(out, "feed_forward out", 2);
   check_f32(gate, "feed_forward gate", 2);
   check_f32(up, "feed_forward up", 2);
@@ -110,6 +128,7 @@ void Backend::feed_forward(TensorView x, const FeedForwardWeights& w, TensorView
 }
 
 void Backend::do_qkv_projection(TensorView x, const QkvWeights& w, TensorView q, TensorView k, TensorView v) {
+  LLM_CHECK(x.dtype == DType::kF32, name(), ": qkv_projection of a ", dtype_name(x.dtype), " x");
   auto* q_bytes = static_cast<std::byte*>(q.data);
   const bool back_to_back = q_bytes + q.bytes() == k.data && static_cast<std::byte*>(k.data) + k.bytes() == v.data;
   if (x.shape[0] == 1 && w.stacked.data != nullptr && back_to_back) {
@@ -123,6 +142,7 @@ void Backend::do_qkv_projection(TensorView x, const QkvWeights& w, TensorView q,
 
 void Backend::do_feed_forward(TensorView x, const FeedForwardWeights& w, TensorView gate, TensorView up,
                               TensorView out) {
+  LLM_CHECK(x.dtype == DType::kF32, name(), ": feed_forward of a ", dtype_name(x.dtype), " x");
   if (x.shape[0] == 1 && w.gate_up.data != nullptr && static_cast<std::byte*>(gate.data) + gate.bytes() == up.data) {
     do_linear(x, w.gate_up, TensorView{gate.data, DType::kF32, Shape{1, w.gate_up.shape[0]}});  // = w1 x | w3 x
   } else {

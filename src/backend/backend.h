@@ -158,23 +158,35 @@ class Backend {
   // validated when requests are admitted).
   void embedding(TensorView table, TensorView ids, TensorView out, int64_t first_row = 0);
 
-  // out = x * rsqrt(mean(x^2) + eps) * weight, per row.  x, out f32 [n, dim] (may alias);
-  // weight [dim] f32 | f16 | bf16.
+  // The type this device rounds a [rows, k] activation to for a product with weights of
+  // weight_dtype: f32 (no rounding) or the weights' half type (tensor cores). A norm may write
+  // its output in that type (rms_norm, add_rms_norm), and qkv_projection and feed_forward take
+  // it, so the rounding is not a pass of its own.
+  virtual DType operand_dtype(int64_t rows, DType weight_dtype) const {
+    (void)rows;
+    (void)weight_dtype;
+    return DType::kF32;
+  }
+
+  // out = x * rsqrt(mean(x^2) + eps) * weight, per row.  x f32 [n, dim]; out [n, dim] f32 (may
+  // alias x) or operand_dtype's half type (rounded to nearest even); weight [dim] f32 | f16 | bf16.
   void rms_norm(TensorView x, TensorView weight, float eps, TensorView out);
 
   // x += residual, then out = rms_norm(x): the residual add and the next sublayer's norm in one
-  // pass. x, residual, out f32 [n, dim]; out may alias residual (not x); weight as rms_norm's.
+  // pass. x, residual f32 [n, dim]; out as rms_norm's (an f32 out may alias residual, not x).
   void add_rms_norm(TensorView x, TensorView residual, TensorView weight, float eps, TensorView out);
 
   // out = x @ weight^T.  x f32 [n, k]; weight [m, k] any dtype; out f32 [n, m].
   void linear(TensorView x, TensorView weight, TensorView out);
 
-  // q = x wq^T, k = x wk^T, v = x wv^T. x f32 [n, dim]; q, k, v f32 [n, *]. Devices that round x
-  // for their matrix units do it once for the three products; a one-row step whose q, k and v lie
-  // back to back takes the stacked weight in one pass.
+  // q = x wq^T, k = x wk^T, v = x wv^T. x f32 [n, dim], or operand_dtype(n, wq.dtype) when that
+  // is a half type; q, k, v f32 [n, *]. Devices that round x for their matrix units do it once for
+  // the three products; a one-row step whose q, k and v lie back to back takes the stacked weight
+  // in one pass.
   void qkv_projection(TensorView x, const QkvWeights& w, TensorView q, TensorView k, TensorView v);
 
-  // out = w2 (silu(w1 x) * w3 x). x, out f32 [n, dim] (out may alias x); gate and up f32 [n, ffn]
+  // out = w2 (silu(w1 x) * w3 x). x f32 [n, dim] (or operand_dtype(n, w1.dtype), as for
+  // qkv_projection); out f32 [n, dim] (may alias an f32 x); gate and up f32 [n, ffn]
   // workspaces whose contents are left undefined. A device may keep the [n, ffn] intermediates in
   // the weights' half type (as a bf16 model does everywhere), which is why this is one op.
   void feed_forward(TensorView x, const FeedForwardWeights& w, TensorView gate, TensorView up, TensorView out);

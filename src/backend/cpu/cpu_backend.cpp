@@ -95,6 +95,8 @@ void CpuBackend::do_embedding(TensorView table, TensorView ids, TensorView out, 
 }
 
 void CpuBackend::do_rms_norm(TensorView x, TensorView weight, float eps, TensorView out) {
+  LLM_CHECK(out.dtype == DType::kF32, name(), ": rms_norm out of ", dtype_name(out.dtype),
+            " (operand_dtype is f32 here)");
   if (options_.reference) return reference_rms_norm(x, weight, eps, out);
   fast_rms_norm({*pool_, *simd_}, x, weight, eps, out);
 }

@@ -97,6 +97,11 @@ class CudaBackend final : public Backend {
 
   Result<Buffer> allocate(int64_t bytes) override { return pool_->allocate(bytes); }
 
+  // Tensor cores take half operands for more rows than the GEMV serves (see do_linear).
+  DType operand_dtype(int64_t rows, DType weight_dtype) const override {
+    return rows > cuda::kGemvMaxRows && !options_.exact_fp32 && is_half(weight_dtype) ? weight_dtype : DType::kF32;
+  }
+
   // Pinned, mapped and portable (any device of the process may read it). Under unified
   // addressing (every 64-bit Linux driver) the host pointer is also the device's pointer.
   Result<Buffer> allocate_host_mapped(int64_t bytes) override {
@@ -209,13 +214,13 @@ class CudaBackend final : public Backend {
   }
 
   void do_rms_norm(TensorView x, TensorView weight, float eps, TensorView out) override {
-    cuda::launch_rms_norm(x.as<const float>(), weight.data, weight.dtype, eps, x.shape[0], x.shape[1],
-                          out.as<float>(), stream_);
+    cuda::launch_rms_norm(x.as<const float>(), weight.data, weight.dtype, eps, x.shape[0], x.shape[1], out.data,
+                          out.dtype, stream_);
   }
 
   void do_add_rms_norm(TensorView x, TensorView residual, TensorView weight, float eps, TensorView out) override {
     cuda::launch_add_rms_norm(x.as<float>(), residual.as<const float>(), weight.data, weight.dtype, eps, x.shape[0],
-                              x.shape[1], out.as<float>(), stream_);
+                              x.shape[1], out.data, out.dtype, stream_);
   }
 
   void do_linear(TensorView x, TensorView weight, TensorView out) override;
@@ -296,11 +301,20 @@ class CudaBackend final : public Backend {
     return recording_->lend(recording_->add(std::move(*buffer)));
   }
 
-  // x (f32) rounded to a half type in scratch: the operand of a tensor-core product.
-  Buffer rounded_copy(TensorView x, DType half) {
+  // x as the operand of a tensor-core product in a half type: x itself when it is one already (a
+  // norm wrote it so), else x (f32) rounded into scratch.
+  struct Operand {
+    Buffer copy;
+    const void* data;
+  };
+  Operand half_operand(TensorView x, DType half) {
+    if (x.dtype == half) return Operand{Buffer(), x.data};
+    LLM_CHECK(x.dtype == DType::kF32, name(), ": a ", dtype_name(x.dtype), " operand for ", dtype_name(half),
+              " weights");
     Buffer copy = scratch(x.numel() * 2);
     cuda::launch_convert_from_f32(x.as<const float>(), x.numel(), copy.data(), half, stream_);
-    return copy;
+    const void* data = copy.data();
+    return Operand{std::move(copy), data};
   }
 
   CudaBackendOptions options_;
@@ -352,8 +366,8 @@ void CudaBackend::do_linear(TensorView x, TensorView weight, TensorView out) {
     cuda::launch_dequantize(weight.data, weight.dtype, m, k, dequantized.data(), operand, stream_);
     weight_half = dequantized.data();
   }
-  Buffer x_half = rounded_copy(x, operand);
-  gemm_->matmul(x_half.data(), weight_half, operand, n, m, k, out.as<float>(), stream_);
+  const Operand x_half = half_operand(x, operand);
+  gemm_->matmul(x_half.data, weight_half, operand, n, m, k, out.as<float>(), stream_);
 }
 
 // Steps of more rows than the GEMV takes, on tensor cores, with every weight of one half type:
@@ -372,9 +386,9 @@ void CudaBackend::do_qkv_projection(TensorView x, const QkvWeights& w, TensorVie
     return;
   }
   const DType operand = w.wq.dtype;
-  Buffer x_half = rounded_copy(x, operand);
+  const Operand x_half = half_operand(x, operand);
   for (const auto& [weight, out] : {std::pair{&w.wq, &q}, std::pair{&w.wk, &k}, std::pair{&w.wv, &v}}) {
-    gemm_->matmul(x_half.data(), weight->data, operand, n, weight->shape[0], dim, out->data, stream_);
+    gemm_->matmul(x_half.data, weight->data, operand, n, weight->shape[0], dim, out->data, stream_);
   }
 }
 
@@ -389,20 +403,20 @@ void CudaBackend::do_feed_forward(TensorView x, const FeedForwardWeights& w, Ten
     return;
   }
   const DType operand = w.w1.dtype;
-  Buffer x_half = rounded_copy(x, operand);
+  const Operand x_half = half_operand(x, operand);
   // [n, 2 ffn] halves fill the f32 [n, ffn] gate workspace exactly: gate rows then up rows, or
   // (stacked weight) each row's gate then up.
   auto* products = static_cast<std::byte*>(gate.data);
   const std::byte* up_products = nullptr;
   int64_t stride = ffn;
   if (w.gate_up.data != nullptr) {
-    gemm_->matmul(x_half.data(), w.gate_up.data, operand, n, 2 * ffn, dim, products, stream_, operand);
+    gemm_->matmul(x_half.data, w.gate_up.data, operand, n, 2 * ffn, dim, products, stream_, operand);
     up_products = products + ffn * 2;
     stride = 2 * ffn;
   } else {
     up_products = products + n * ffn * 2;
-    gemm_->matmul(x_half.data(), w.w1.data, operand, n, ffn, dim, products, stream_, operand);
-    gemm_->matmul(x_half.data(), w.w3.data, operand, n, ffn, dim, const_cast<std::byte*>(up_products), stream_,
+    gemm_->matmul(x_half.data, w.w1.data, operand, n, ffn, dim, products, stream_, operand);
+    gemm_->matmul(x_half.data, w.w3.data, operand, n, ffn, dim, const_cast<std::byte*>(up_products), stream_,
                   operand);
   }
   cuda::launch_silu_mul_half(products, up_products, stride, n, ffn, up.data, operand, stream_);

@@ -119,6 +119,7 @@ Status LlamaModel::place_weights(ShardWeights host) {
         weights_, host.synthetic);
     if (tied) weights_.output = weights_.token_embedding;
     host_weights_ = std::move(host);
+    product_dtype_ = shared_product_dtype();
     return status;
   }
   // Stacked groups first; upload() then skips their views (already device pointers).
@@ -165,7 +166,19 @@ Status LlamaModel::place_weights(ShardWeights host) {
       weights_, host.synthetic);
   if (tied) weights_.output = weights_.token_embedding;
   backend_.synchronize();  // made weights are ready, and the host copies (`host`) can go
+  product_dtype_ = shared_product_dtype();
   return status;
+}
+
+std::optional<DType> LlamaModel::shared_product_dtype() const {
+  std::optional<DType> shared;
+  for (const LayerWeights& l : weights_.layers) {
+    for (const TensorView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w3, &l.w2}) {
+      if (shared && *shared != w->dtype) return std::nullopt;
+      shared = w->dtype;
+    }
+  }
+  return shared;
 }
 
 Result<TensorView> LlamaModel::upload_stacked(std::initializer_list<StackedPart> parts) {
@@ -255,9 +268,11 @@ LlamaModel::StepShape LlamaModel::step_shape(int64_t n, int64_t n_seqs, int64_t 
                                              int64_t n_sampled) const {
   const LlamaConfig& c = config_;
   StepShape shape{.n = n, .n_seqs = n_seqs, .table_width = table_width, .n_out = n_out, .n_sampled = n_sampled};
+  if (product_dtype_) shape.operand = backend_.operand_dtype(n, *product_dtype_);
   const int64_t q_dim = shard_.q_heads.size() * c.head_dim, kv_dim = shard_.kv_heads.size() * c.head_dim;
   const bool gather = comm_->world_size() > 1;
-  shape.floats = n * (2 * c.dim + q_dim + 2 * kv_dim + q_dim + 2 * shard_.ffn.size()) +
+  const int64_t normed = shape.operand == DType::kF32 ? 0 : (n * c.dim + 1) / 2;  // halves, in floats
+  shape.floats = n * (2 * c.dim + q_dim + 2 * kv_dim + q_dim + 2 * shard_.ffn.size()) + normed +
                  n_out * (c.dim + shard_.vocab.size() + (gather ? c.vocab_size : 0)) + c.dim;
   shape.floats += shape.floats % 2;
   shape.ints = n_sampled * kTokenSamplingWords + 3 * n + (n_seqs + 1) + n_seqs * table_width + n_out;
@@ -277,6 +292,9 @@ LlamaModel::StepViews LlamaModel::carve_step(const StepShape& shape, void* base)
   StepViews v;
   v.x = take(DType::kF32, {n, c.dim});      // residual stream, the same on every rank of the stage
   v.h = take(DType::kF32, {n, c.dim});      // normed input of a sublayer / its partial output
+  // The products' half operand, written by the norms; 16-byte aligned (n x dim is even).
+  v.normed = shape.operand == DType::kF32 ? v.h : take(shape.operand, {n, c.dim});
+  if (shape.operand != DType::kF32 && v.normed.bytes() % 4 != 0) cursor += 2;  // the f32 views stay aligned
   v.q = take(DType::kF32, {n, q_dim});      // this rank's heads
   v.k = take(DType::kF32, {n, kv_dim});     // this rank's kv heads
   v.v = take(DType::kF32, {n, kv_dim});
@@ -477,27 +495,29 @@ Status LlamaModel::enqueue_step(const StepShape& shape, const StepViews& views) 
   // Each sublayer's residual add is fused with the norm that follows it (the next sublayer's
   // input norm); only the stage's first norm and last add stand alone.
   const size_t n_layers = weights_.layers.size();
-  if (n_layers > 0) backend_.rms_norm(x, weights_.layers[0].attention_norm, eps, h);
+  // The norms write the products' input: h (f32), or views.normed in the device's operand type.
+  const TensorView& normed = views.normed;
+  if (n_layers > 0) backend_.rms_norm(x, weights_.layers[0].attention_norm, eps, normed);
   for (size_t layer = 0; layer < n_layers; ++layer) {
     const LayerWeights& w = weights_.layers[layer];
     const KvCacheView& cache = kv_layers_[layer];
     const StackedLayer stacked = layer < stacked_.size() ? stacked_[layer] : StackedLayer{};
     // Attention block: x += wo(attention(rope(wq h), rope(wk h), wv h)), h = norm(x) on entry.
     // Each rank attends with its heads; wo (row-parallel) gives partial sums over heads, all-reduced.
-    backend_.qkv_projection(h, QkvWeights{w.wq, w.wk, w.wv, stacked.qkv}, q, k, v);
+    backend_.qkv_projection(normed, QkvWeights{w.wq, w.wk, w.wv, stacked.qkv}, q, k, v);
     TensorView q_heads = q.reshape({n, n_heads, c.head_dim});
     backend_.rope_kv_write(q_heads, k.reshape({n, n_kv_heads, c.head_dim}), v.reshape({n, n_kv_heads, c.head_dim}),
                            views.positions, inv_freq, rope_layout_, cache, views.slots);
     backend_.paged_attention(q_heads, cache, views.attention, views.attn.reshape({n, n_heads, c.head_dim}));
     backend_.linear(views.attn, w.wo, h);
     if (!(status = comm.all_reduce_sum(h))) return status;
-    backend_.add_rms_norm(x, h, w.ffn_norm, eps, h);  // x += h; h = norm(x)
+    backend_.add_rms_norm(x, h, w.ffn_norm, eps, normed);  // x += h; normed = norm(x)
     // Feed-forward block: x += w2(silu(w1 h) * w3 h). Each rank runs its ffn slice; w2
     // (row-parallel) gives partial sums, all-reduced.
-    backend_.feed_forward(h, FeedForwardWeights{w.w1, w.w3, w.w2, stacked.gate_up}, gate, views.up, h);
+    backend_.feed_forward(normed, FeedForwardWeights{w.w1, w.w3, w.w2, stacked.gate_up}, gate, views.up, h);
     if (!(status = comm.all_reduce_sum(h))) return status;
     if (layer + 1 < n_layers) {
-      backend_.add_rms_norm(x, h, weights_.layers[layer + 1].attention_norm, eps, h);
+      backend_.add_rms_norm(x, h, weights_.layers[layer + 1].attention_norm, eps, normed);
     } else {
       backend_.add(x, h, x);
     }

@@ -102,12 +102,14 @@ class LlamaModel final : public ModelRunner {
   // each view at its rows; returns the view of all rows, or an empty view when they cannot share
   // one buffer (then nothing is uploaded).
   Result<TensorView> upload_stacked(std::initializer_list<StackedPart> parts);
+  std::optional<DType> shared_product_dtype() const;
 
   // One step's sizes: activations (f32), the uploaded indices (i32), then the sampled ids (i32)
   // in one device allocation.
   struct StepShape {
     int64_t n = 0, n_seqs = 0, table_width = 0, n_out = 0;
     int64_t n_sampled = 0;  // logit rows sampled on the device: 0 or n_out
+    DType operand = DType::kF32;  // what the norms write for the products (Backend::operand_dtype)
     int64_t floats = 0;     // activations; even, so the indices start 8-byte aligned
     int64_t ints = 0;       // sampling params, tokens, positions, slots, query_start, block_tables, logit_rows
     int64_t bytes() const { return (floats + ints + n_sampled) * 4; }
@@ -115,6 +117,7 @@ class LlamaModel final : public ModelRunner {
   // Device views of one step's activations and indices, carved from that allocation.
   struct StepViews {
     TensorView x, h;               // f32 [n, dim]: residual stream; normed input / partial output
+    TensorView normed;             // [n, dim]: the products' normed input, h itself when f32
     TensorView q, attn;            // f32 [n, q_dim] (this rank's heads)
     TensorView k, v;               // f32 [n, kv_dim] (this rank's kv heads)
     TensorView gate, up;           // f32 [n, ffn_dim] (this rank's ffn slice)
@@ -165,6 +168,9 @@ class LlamaModel final : public ModelRunner {
     TensorView gate_up;  // [2 * ffn_dim, dim]
   };
   std::vector<StackedLayer> stacked_;
+  // The dtype of every layer's products (wq..w2) when they share one, which the norms may then
+  // write their output in (Backend::operand_dtype); nullopt when they differ.
+  std::optional<DType> product_dtype_;
   int64_t host_copied_bytes_ = 0;
   Buffer rope_inv_freq_;                // f32 [head_dim / 2]
   Buffer kv_pool_;                      // every layer's k then v, in one allocation

@@ -33,7 +33,7 @@ using CudaFusedOps = CudaDeviceTest;
 
 TEST_F(CudaFusedOps, AddRmsNormIsAddThenNorm) {
   for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
-    for (int64_t dim : {1, 37, 300, 4096}) {
+    for (int64_t dim : {1, 37, 300, 4096, 8196}) {
       for (bool out_is_residual : {false, true}) {
         SCOPED_TRACE(str(dtype_name(dtype), " dim=", dim, out_is_residual ? " out = residual" : ""));
         const int64_t n = 7;
@@ -227,6 +227,68 @@ TEST_F(CudaFusedOps, FeedForwardIsLinearSiluLinear) {
             }
           }
         }
+      }
+    }
+  }
+}
+
+// A norm may write the products' operand in the device's half type (Backend::operand_dtype):
+// the same bits as the f32 norm rounded to nearest even, and the products then give exactly what
+// they give for the f32 input, which they would round themselves.
+TEST_F(CudaFusedOps, NormsWriteTheProductsHalfOperand) {
+  EXPECT_EQ(backend_->operand_dtype(8, DType::kBF16), DType::kF32);  // the GEMV reads f32
+  EXPECT_EQ(backend_->operand_dtype(9, DType::kBF16), DType::kBF16);
+  EXPECT_EQ(backend_->operand_dtype(9, DType::kQ8_0), DType::kF32);
+  for (DType dtype : {DType::kBF16, DType::kF16}) {
+    for (int64_t n : {9, 130}) {
+      for (int64_t dim : {72, 4096}) {
+        SCOPED_TRACE(str(dtype_name(dtype), " n=", n, " dim=", dim));
+        ASSERT_EQ(backend_->operand_dtype(n, dtype), dtype);
+        HostTensor x = f32_tensor({n, dim}, random_floats(n * dim, static_cast<uint32_t>(dim), -3.0f, 3.0f));
+        HostTensor residual = f32_tensor({n, dim}, random_floats(n * dim, static_cast<uint32_t>(n), -1.0f, 1.0f));
+        HostTensor norm_weight = random_tensor(DType::kBF16, {dim}, 5);
+        DeviceTensor x_f32 = upload(*backend_, x), x_half_path = upload(*backend_, x);
+        DeviceTensor residual_device = upload(*backend_, residual), w_device = upload(*backend_, norm_weight);
+        DeviceTensor normed_f32 = device_nan(*backend_, {n, dim});
+        HostTensor half_init(dtype, {n, dim});
+        DeviceTensor normed_half = upload(*backend_, half_init);
+        backend_->add_rms_norm(x_f32.view, residual_device.view, w_device.view, 1e-5f, normed_f32.view);
+        backend_->add_rms_norm(x_half_path.view, residual_device.view, w_device.view, 1e-5f, normed_half.view);
+        HostTensor f32_out = download(*backend_, normed_f32), half_out = download(*backend_, normed_half);
+        for (int64_t i = 0; i < n * dim; ++i) {
+          const uint16_t want = dtype == DType::kBF16 ? float_to_bf16(f32_out.f32()[i]) : float_to_f16(f32_out.f32()[i]);
+          ASSERT_EQ(half_out.as<uint16_t>()[i], want) << i;
+        }
+        // The products from either input.
+        const int64_t ffn = 96, q_dim = 64, kv_dim = 32;
+        HostTensor wqkv = random_tensor(dtype, {q_dim + 2 * kv_dim, dim}, 21);
+        HostTensor w13 = random_tensor(dtype, {2 * ffn, dim}, 22), w2 = random_tensor(dtype, {dim, ffn}, 23);
+        DeviceTensor wqkv_d = upload(*backend_, wqkv), w13_d = upload(*backend_, w13), w2_d = upload(*backend_, w2);
+        auto* qkv_base = static_cast<std::byte*>(wqkv_d.view.data);
+        const int64_t row_bytes = dim * 2;
+        const QkvWeights qkv{.wq = TensorView{qkv_base, dtype, {q_dim, dim}},
+                             .wk = TensorView{qkv_base + q_dim * row_bytes, dtype, {kv_dim, dim}},
+                             .wv = TensorView{qkv_base + (q_dim + kv_dim) * row_bytes, dtype, {kv_dim, dim}}};
+        const FeedForwardWeights ff{
+            .w1 = TensorView{w13_d.view.data, dtype, {ffn, dim}},
+            .w3 = TensorView{static_cast<std::byte*>(w13_d.view.data) + ffn * row_bytes, dtype, {ffn, dim}},
+            .w2 = w2_d.view,
+            .gate_up = w13_d.view};
+        std::vector<std::vector<std::byte>> results;
+        for (const DeviceTensor* input : {&normed_f32, &normed_half}) {
+          DeviceTensor q = device_nan(*backend_, {n, q_dim}), k = device_nan(*backend_, {n, kv_dim});
+          DeviceTensor v = device_nan(*backend_, {n, kv_dim}), out = device_nan(*backend_, {n, dim});
+          DeviceTensor gate = device_nan(*backend_, {n, ffn}), up = device_nan(*backend_, {n, ffn});
+          backend_->qkv_projection(input->view, qkv, q.view, k.view, v.view);
+          backend_->feed_forward(input->view, ff, gate.view, up.view, out.view);
+          std::vector<std::byte> all;
+          for (const DeviceTensor* t : {&q, &k, &v, &out}) {
+            HostTensor host = download(*backend_, *t);
+            all.insert(all.end(), host.bytes.begin(), host.bytes.end());
+          }
+          results.push_back(std::move(all));
+        }
+        EXPECT_TRUE(results[0] == results[1]) << "products of the f32 and the half operand differ";
       }
     }
   }

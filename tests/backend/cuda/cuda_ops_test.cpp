@@ -128,7 +128,9 @@ TEST_P(CudaOps, EmbeddingFromHostMappedTable) {
 
 TEST_P(CudaOps, RmsNorm) {
   for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
-    for (int64_t dim : {1, 37, 300, 4097}) {
+    // Odd sizes take the strided kernel; multiples of 4 up to 16,384 the in-register one (1, 4,
+    // 16 float4s a thread, the last one partly filled); 20,000 the strided one again.
+    for (int64_t dim : {1, 37, 300, 4097, 1024, 4096, 12292, 20000}) {
       for (bool in_place : {false, true}) {
         SCOPED_TRACE(str(dtype_name(dtype), " dim=", dim, in_place ? " in place" : ""));
         const int64_t n = 5;

@@ -478,7 +478,7 @@ void launch_typed(const PagedAttentionArgs& a, cudaStream_t stream) {
 
 template <int D>
 void launch_dim(const PagedAttentionArgs& a, cudaStream_t stream) {
-  with_cache_type(a.cache_dtype, "paged attention", [&]<typename T>(T) { launch_typed<T, D>(a, stream); });
+  with_float_type(a.cache_dtype, "paged attention", [&]<typename T>(T) { launch_typed<T, D>(a, stream); });
 }
 
 bool aligned(const void* pointer, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(pointer) % bytes == 0; }

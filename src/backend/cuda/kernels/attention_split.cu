@@ -12,6 +12,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels/attention_common.cuh"
 #include "backend/cuda/kernels/dtype_load.cuh"
+#include "backend/cuda/kernels/early_launch.cuh"
 #include "backend/cuda/kernels/kernels.h"
 
 namespace llm::cuda {
@@ -48,8 +49,9 @@ __device__ __forceinline__ void load_lane_dims(const T* row, int lane, int64_t h
 // partials: [n_splits, n, n_heads, head_dim + 2] (o normalised, then m, l).
 template <typename T, int kDimsPerLane, int kMaxHeads>
 __global__ void __launch_bounds__(kWarps * 32)
-    attention_split_kernel(PagedAttentionArgs a, int heads_per_block, int64_t keys_per_split, float* partials,
-                           bool skip_uniform_tiles) {
+    attention_split_kernel(PagedAttentionArgs a, int heads_per_block, float* partials, bool skip_uniform_tiles) {
+  wait_for_prior_kernels();
+  allow_next_kernels();
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int64_t i = blockIdx.x, split = blockIdx.z, n_splits = gridDim.z;
   // Rows of tiles the tensor-core prefill kernel serves (same test there, so they agree).
@@ -60,6 +62,9 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int64_t D = a.head_dim;
   const int64_t s = sequence_of_row(a.query_start, a.n_seqs, i);
   const int64_t context = static_cast<int64_t>(a.positions[i]) + 1;
+  // The row's own keys dealt evenly to the splits (the grid is sized for the longest context a
+  // recorded step may see; a short one still spreads over all of them).
+  const int64_t keys_per_split = (context + n_splits - 1) / n_splits;
   const int64_t t_begin = split * keys_per_split;
   const int64_t t_end = min(context, t_begin + keys_per_split);
   const T* k_cache = static_cast<const T*>(a.k_cache);
@@ -99,10 +104,12 @@ __global__ void __launch_bounds__(kWarps * 32)
       valid[u] = block >= 0 && block < a.n_blocks;
       base[u] = valid[u] ? ((block * a.block_size + position % a.block_size) * a.n_kv_heads + kv_head) * D : 0;
     }
-    float k[kKeysPerStep][kDimsPerLane];
+    // K and V rows issued together: the loop is bound by memory latency, not arithmetic.
+    float k[kKeysPerStep][kDimsPerLane], v[kKeysPerStep][kDimsPerLane];
 #pragma unroll
     for (int u = 0; u < kKeysPerStep; ++u) {
       load_lane_dims<T, kDimsPerLane>(k_cache + base[u], lane, D, valid[u], whole, k[u]);
+      load_lane_dims<T, kDimsPerLane>(v_cache + base[u], lane, D, valid[u], whole, v[u]);
     }
     float score[kMaxHeads][kKeysPerStep];
 #pragma unroll
@@ -116,11 +123,6 @@ __global__ void __launch_bounds__(kWarps * 32)
         for (int offset = 16; offset > 0; offset /= 2) dot += __shfl_xor_sync(0xffffffffu, dot, offset);
         score[h][u] = valid[u] ? dot * a.scale : -INFINITY;
       }
-    }
-    float v[kKeysPerStep][kDimsPerLane];
-#pragma unroll
-    for (int u = 0; u < kKeysPerStep; ++u) {
-      load_lane_dims<T, kDimsPerLane>(v_cache + base[u], lane, D, valid[u], whole, v[u]);
     }
 #pragma unroll
     for (int h = 0; h < kMaxHeads; ++h) {
@@ -194,6 +196,8 @@ __global__ void __launch_bounds__(kWarps * 32)
 // out[i, h, :] = sum_z w_z o_z / sum_z w_z with w_z = l_z exp(m_z - max m).  One block per (row, head).
 __global__ void attention_merge_kernel(const float* partials, int64_t n_splits, int64_t n, int64_t n_heads,
                                        int64_t D, float* out) {
+  wait_for_prior_kernels();
+  allow_next_kernels();
   const int64_t i = blockIdx.x, head = blockIdx.y;
   auto partial = [&](int64_t split) { return partials + ((split * n + i) * n_heads + head) * (D + 2); };
   float total_max = -INFINITY;
@@ -212,32 +216,32 @@ __global__ void attention_merge_kernel(const float* partials, int64_t n_splits, 
 }
 
 template <typename T, int kDimsPerLane>
-void launch_for_dims(const PagedAttentionArgs& a, int heads_per_block, dim3 grid, int64_t keys_per_split,
-                     float* partials, bool skip, cudaStream_t stream) {
+void launch_for_dims(const PagedAttentionArgs& a, int heads_per_block, dim3 grid, float* partials, bool skip,
+                     cudaStream_t stream) {
   if (heads_per_block == 1) {
-    attention_split_kernel<T, kDimsPerLane, 1><<<grid, kWarps * 32, 0, stream>>>(a, 1, keys_per_split, partials, skip);
+    launch_early(attention_split_kernel<T, kDimsPerLane, 1>, grid, kWarps * 32, stream, a, 1, partials, skip);
   } else if (heads_per_block == 2) {
-    attention_split_kernel<T, kDimsPerLane, 2><<<grid, kWarps * 32, 0, stream>>>(a, 2, keys_per_split, partials, skip);
+    launch_early(attention_split_kernel<T, kDimsPerLane, 2>, grid, kWarps * 32, stream, a, 2, partials, skip);
   } else if (heads_per_block <= 4) {
-    attention_split_kernel<T, kDimsPerLane, 4>
-        <<<grid, kWarps * 32, 0, stream>>>(a, heads_per_block, keys_per_split, partials, skip);
+    launch_early(attention_split_kernel<T, kDimsPerLane, 4>, grid, kWarps * 32, stream, a, heads_per_block, partials,
+                 skip);
   } else {
-    attention_split_kernel<T, kDimsPerLane, 8>
-        <<<grid, kWarps * 32, 0, stream>>>(a, heads_per_block, keys_per_split, partials, skip);
+    launch_early(attention_split_kernel<T, kDimsPerLane, 8>, grid, kWarps * 32, stream, a, heads_per_block, partials,
+                 skip);
   }
 }
 
 template <typename T>
-void launch_for_type(const PagedAttentionArgs& a, int heads_per_block, dim3 grid, int64_t keys_per_split,
-                     float* partials, bool skip, cudaStream_t stream) {
+void launch_for_type(const PagedAttentionArgs& a, int heads_per_block, dim3 grid, float* partials, bool skip,
+                     cudaStream_t stream) {
   if (a.head_dim <= 32) {
-    launch_for_dims<T, 1>(a, heads_per_block, grid, keys_per_split, partials, skip, stream);
+    launch_for_dims<T, 1>(a, heads_per_block, grid, partials, skip, stream);
   } else if (a.head_dim <= 64) {
-    launch_for_dims<T, 2>(a, heads_per_block, grid, keys_per_split, partials, skip, stream);
+    launch_for_dims<T, 2>(a, heads_per_block, grid, partials, skip, stream);
   } else if (a.head_dim <= 128) {
-    launch_for_dims<T, 4>(a, heads_per_block, grid, keys_per_split, partials, skip, stream);
+    launch_for_dims<T, 4>(a, heads_per_block, grid, partials, skip, stream);
   } else {
-    launch_for_dims<T, 8>(a, heads_per_block, grid, keys_per_split, partials, skip, stream);
+    launch_for_dims<T, 8>(a, heads_per_block, grid, partials, skip, stream);
   }
 }
 
@@ -255,9 +259,10 @@ int64_t max_context(const PagedAttentionArgs& a) { return std::max<int64_t>(1, a
 }  // namespace
 
 int64_t attention_split_count(const PagedAttentionArgs& a, int sm_count) {
-  // Enough blocks for two waves over the SMs, but no split shorter than 64 keys.
+  // Enough blocks for four per SM (the keys' loads in flight are what the loop waits on), but no
+  // split shorter than 64 keys of the longest context.
   const int64_t blocks = a.n * (a.n_heads / heads_per_block_for(a));
-  const int64_t wanted = (2 * static_cast<int64_t>(sm_count) + blocks - 1) / blocks;
+  const int64_t wanted = (4 * static_cast<int64_t>(sm_count) + blocks - 1) / blocks;
   const int64_t most = std::max<int64_t>(1, max_context(a) / 64);
   return std::clamp<int64_t>(wanted, 1, std::min<int64_t>(most, 64));
 }
@@ -268,16 +273,15 @@ void launch_paged_attention_split(const PagedAttentionArgs& a, int64_t n_splits,
   if (a.n == 0) return;
   LLM_CHECK(a.head_dim <= 256, "paged attention: head_dim ", a.head_dim, ", at most 256");
   const int heads_per_block = heads_per_block_for(a);
-  const int64_t keys_per_split = (max_context(a) + n_splits - 1) / n_splits;
   const dim3 grid(static_cast<unsigned>(a.n), static_cast<unsigned>(a.n_heads / heads_per_block),
                   static_cast<unsigned>(n_splits));
-  with_cache_type(a.cache_dtype, "paged attention", [&]<typename T>(T) {
-    launch_for_type<T>(a, heads_per_block, grid, keys_per_split, partials, skip, stream);
+  with_float_type(a.cache_dtype, "paged attention", [&]<typename T>(T) {
+    launch_for_type<T>(a, heads_per_block, grid, partials, skip, stream);
   });
   check_launch("paged_attention_split");
   if (n_splits > 1) {
-    attention_merge_kernel<<<dim3(static_cast<unsigned>(a.n), static_cast<unsigned>(a.n_heads)), 128, 0, stream>>>(
-        partials, n_splits, a.n, a.n_heads, a.head_dim, a.out);
+    launch_early(attention_merge_kernel, dim3(static_cast<unsigned>(a.n), static_cast<unsigned>(a.n_heads)), 128, stream,
+                 static_cast<const float*>(partials), n_splits, a.n, a.n_heads, a.head_dim, a.out);
     check_launch("paged_attention_merge");
   }
 }

@@ -31,10 +31,11 @@ __device__ __forceinline__ float load_dense(const void* data, DType dtype, int64
   return __int_as_float(0x7fc00000);  // quantized types are read by piece, never here
 }
 
-// Calls launch(T{}) with T the element type of a KV cache of `dtype` (f32 | f16 | bf16): the one
-// place a cache dtype becomes a kernel's template argument. Other dtypes are a caller bug.
+// Calls launch(T{}) with T the element type of `dtype` (f32 | f16 | bf16: a KV cache, a norm's
+// output, synthetic weights): the one place such a dtype becomes a kernel's template argument.
+// Other dtypes are a caller bug.
 template <class Launch>
-void with_cache_type(DType dtype, const char* op, Launch&& launch) {
+void with_float_type(DType dtype, const char* op, Launch&& launch) {
   switch (dtype) {
     case DType::kF32: launch(float{}); return;
     case DType::kF16: launch(__half{}); return;

@@ -2,6 +2,7 @@
 // gather_rows. Grid-stride loops; memory bound.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels/dtype_load.cuh"
+#include "backend/cuda/kernels/early_launch.cuh"
 #include "backend/cuda/kernels/kernels.h"
 
 namespace llm::cuda {
@@ -13,6 +14,8 @@ int64_t grid_for(int64_t count) { return std::min<int64_t>((count + kThreads - 1
 
 // All f32 [count]; out may alias gate or up (element i is read before it is written).
 __global__ void silu_mul_kernel(const float* gate, const float* up, float* out, int64_t count) {
+  wait_for_prior_kernels();
+  allow_next_kernels();
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * kThreads) {
     const float g = gate[i];
@@ -86,7 +89,7 @@ __global__ void gather_rows_kernel(const float* x, int64_t n, int64_t d, const i
 
 void launch_silu_mul(const float* gate, const float* up, float* out, int64_t count, cudaStream_t stream) {
   if (count == 0) return;
-  silu_mul_kernel<<<grid_for(count), kThreads, 0, stream>>>(gate, up, out, count);
+  launch_early(silu_mul_kernel, grid_for(count), kThreads, stream, gate, up, out, count);
   check_launch("silu_mul");
 }
 

@@ -4,6 +4,7 @@
 // stay in L1/L2 (they are shared by every warp of the grid).
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels/dtype_load.cuh"
+#include "backend/cuda/kernels/early_launch.cuh"
 #include "backend/cuda/kernels/kernels.h"
 
 namespace llm::cuda {
@@ -34,24 +35,45 @@ __device__ __forceinline__ void unpack(const uint4& raw, float (&w)[16 / sizeof(
   for (int e = 0; e < static_cast<int>(16 / sizeof(W)); ++e) w[e] = to_float<W>(values[e]);
 }
 
+// The first 4 KiB of a weight row into L2, one 128-byte line a lane: weights are never written
+// during a step, so this may run before wait_for_prior_kernels().
+__device__ __forceinline__ void prefetch_row_start(const void* row, int64_t row_bytes, int lane) {
+  if (lane * 128 < row_bytes) {
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(static_cast<const char*>(row) + lane * 128));
+  }
+}
+
 // Vector path: k % (16 / sizeof(W)) == 0, weight and x 16-byte aligned.
-// x f32 [N, k]; weight W [m, k]; out f32 [N, m].
+// x f32 [N, k]; weight W [m, k]; out f32 [N, m]. Double-buffered: the loads of the next kUnroll
+// chunks are in flight while the current ones are used, and the first ones go out before the wait
+// for the kernel that writes x.
 template <typename W, int N>
 __global__ void __launch_bounds__(kThreads) gemv_dense_vec(const float* __restrict__ x, int64_t k,
                                                            const W* __restrict__ weight, int64_t m,
                                                            float* __restrict__ out) {
   constexpr int V = 16 / sizeof(W);  // elements per 16-byte chunk
+  constexpr int kStep = 32 * kUnroll;
   const int lane = threadIdx.x % 32;
   const int64_t j = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
-  if (j >= m) return;
-  const uint4* row = reinterpret_cast<const uint4*>(weight + j * k);
+  const bool active = j < m;
+  const uint4* row = reinterpret_cast<const uint4*>(weight + (active ? j : 0) * k);
   const int64_t chunks = k / V;
-  float acc[N] = {};
+  uint4 next[kUnroll];
+  auto load = [&](int64_t c) {
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) next[u] = __ldcs(row + c + 32 * u);  // streamed: read once
+  };
   int64_t c = lane;
-  for (; c + 32 * (kUnroll - 1) < chunks; c += 32 * kUnroll) {
+  if (active && c + 32 * (kUnroll - 1) < chunks) load(c);
+  wait_for_prior_kernels();
+  allow_next_kernels();
+  if (!active) return;
+  float acc[N] = {};
+  for (; c + 32 * (kUnroll - 1) < chunks; c += kStep) {
     uint4 raw[kUnroll];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) raw[u] = __ldcs(row + c + 32 * u);  // streamed: read once
+    for (int u = 0; u < kUnroll; ++u) raw[u] = next[u];
+    if (c + kStep + 32 * (kUnroll - 1) < chunks) load(c + kStep);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       float w[V];
@@ -96,11 +118,16 @@ __global__ void __launch_bounds__(kThreads) gemv_dense_vec_rows(const float* __r
   constexpr int V = 16 / sizeof(W);
   const int lane = threadIdx.x % 32;
   const int64_t j0 = (static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32) * R;
-  if (j0 >= m) return;
   const int64_t chunks = k / V;
   const uint4* rows[R];
 #pragma unroll
-  for (int q = 0; q < R; ++q) rows[q] = reinterpret_cast<const uint4*>(weight + min(j0 + q, m - 1) * k);
+  for (int q = 0; q < R; ++q) {
+    rows[q] = reinterpret_cast<const uint4*>(weight + min(j0 + q, m - 1) * k);
+    if (j0 < m) prefetch_row_start(rows[q], k * static_cast<int64_t>(sizeof(W)), lane);
+  }
+  wait_for_prior_kernels();
+  allow_next_kernels();
+  if (j0 >= m) return;
   float acc[R][N] = {};
   for (int64_t c = lane; c < chunks; c += 32) {
     uint4 raw[R];
@@ -146,6 +173,8 @@ template <typename W, int N>
 __global__ void __launch_bounds__(kThreads) gemv_dense_scalar(const float* __restrict__ x, int64_t k,
                                                               const W* __restrict__ weight, int64_t m,
                                                               float* __restrict__ out) {
+  wait_for_prior_kernels();
+  allow_next_kernels();
   const int64_t j = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   if (j >= m) return;
   float acc[N] = {};
@@ -163,6 +192,8 @@ __global__ void __launch_bounds__(kThreads) gemv_quantized(const float* __restri
                                                            const uint8_t* __restrict__ weight, int64_t m,
                                                            float* __restrict__ out) {
   using Traits = QuantTraits<kType>;
+  wait_for_prior_kernels();
+  allow_next_kernels();
   const int64_t j = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   if (j >= m) return;
   const uint8_t* row = weight + j * (k / Traits::kBlockElements * Traits::kBlockBytes);
@@ -186,11 +217,11 @@ template <typename W, int N>
 void launch_dense_vec(const float* x, int64_t k, const W* weight, int64_t m, float* out, cudaStream_t stream) {
   if constexpr (N == 1) {
     const int64_t blocks = (m + kWarpsPerBlock - 1) / kWarpsPerBlock;
-    gemv_dense_vec<W, 1><<<blocks, kThreads, 0, stream>>>(x, k, weight, m, out);
+    launch_early(gemv_dense_vec<W, 1>, blocks, kThreads, stream, x, k, weight, m, out);
   } else {
     constexpr int R = 4;
     const int64_t blocks = (m + kWarpsPerBlock * R - 1) / (kWarpsPerBlock * R);
-    gemv_dense_vec_rows<W, N, R><<<blocks, kThreads, 0, stream>>>(x, k, weight, m, out);
+    launch_early(gemv_dense_vec_rows<W, N, R>, blocks, kThreads, stream, x, k, weight, m, out);
   }
 }
 
@@ -209,29 +240,31 @@ void launch_rows(const float* x, int64_t k, const void* weight, DType dtype, int
       if (aligned(4)) {
         launch_dense_vec<float, N>(x, k, static_cast<const float*>(weight), m, out, stream);
       } else {
-        gemv_dense_scalar<float, N><<<blocks, kThreads, 0, stream>>>(x, k, static_cast<const float*>(weight), m, out);
+        launch_early(gemv_dense_scalar<float, N>, blocks, kThreads, stream, x, k, static_cast<const float*>(weight), m,
+                     out);
       }
       break;
     case DType::kF16:
       if (aligned(2)) {
         launch_dense_vec<__half, N>(x, k, static_cast<const __half*>(weight), m, out, stream);
       } else {
-        gemv_dense_scalar<__half, N><<<blocks, kThreads, 0, stream>>>(x, k, static_cast<const __half*>(weight), m, out);
+        launch_early(gemv_dense_scalar<__half, N>, blocks, kThreads, stream, x, k, static_cast<const __half*>(weight), m,
+                     out);
       }
       break;
     case DType::kBF16:
       if (aligned(2)) {
         launch_dense_vec<__nv_bfloat16, N>(x, k, static_cast<const __nv_bfloat16*>(weight), m, out, stream);
       } else {
-        gemv_dense_scalar<__nv_bfloat16, N>
-            <<<blocks, kThreads, 0, stream>>>(x, k, static_cast<const __nv_bfloat16*>(weight), m, out);
+        launch_early(gemv_dense_scalar<__nv_bfloat16, N>, blocks, kThreads, stream, x, k,
+                     static_cast<const __nv_bfloat16*>(weight), m, out);
       }
       break;
     case DType::kI32: LLM_CHECK(false, "linear: i32 weights");
-    case DType::kQ8_0: gemv_quantized<DType::kQ8_0, N><<<blocks, kThreads, 0, stream>>>(x, k, bytes, m, out); break;
-    case DType::kQ4_0: gemv_quantized<DType::kQ4_0, N><<<blocks, kThreads, 0, stream>>>(x, k, bytes, m, out); break;
-    case DType::kQ4_K: gemv_quantized<DType::kQ4_K, N><<<blocks, kThreads, 0, stream>>>(x, k, bytes, m, out); break;
-    case DType::kQ6_K: gemv_quantized<DType::kQ6_K, N><<<blocks, kThreads, 0, stream>>>(x, k, bytes, m, out); break;
+    case DType::kQ8_0: launch_early(gemv_quantized<DType::kQ8_0, N>, blocks, kThreads, stream, x, k, bytes, m, out); break;
+    case DType::kQ4_0: launch_early(gemv_quantized<DType::kQ4_0, N>, blocks, kThreads, stream, x, k, bytes, m, out); break;
+    case DType::kQ4_K: launch_early(gemv_quantized<DType::kQ4_K, N>, blocks, kThreads, stream, x, k, bytes, m, out); break;
+    case DType::kQ6_K: launch_early(gemv_quantized<DType::kQ6_K, N>, blocks, kThreads, stream, x, k, bytes, m, out); break;
   }
   check_launch("gemv");
 }

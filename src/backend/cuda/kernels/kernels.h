@@ -19,9 +19,10 @@ namespace llm::cuda {
 void launch_embedding(const void* table, DType dtype, int64_t rows, int64_t dim, const int32_t* ids, int64_t n,
                       int64_t first_row, float* out, cudaStream_t stream);
 
-// out = x * rsqrt(mean(x^2) + eps) * weight.  x, out f32 [n, dim] (may alias); weight [dim] f32|f16|bf16.
+// out = x * rsqrt(mean(x^2) + eps) * weight.  x f32 [n, dim]; out [n, dim] of out_dtype (f32 | f16 |
+// bf16, rounded to nearest even; an f32 out may alias x); weight [dim] f32|f16|bf16.
 void launch_rms_norm(const float* x, const void* weight, DType weight_dtype, float eps, int64_t n, int64_t dim,
-                     float* out, cudaStream_t stream);
+                     void* out, DType out_dtype, cudaStream_t stream);
 
 // x f32 [n, n_heads, head_dim] rotated in place; positions i32 [n]; inv_freq f32 [head_dim / 2].
 void launch_rope(float* x, int64_t n, int64_t n_heads, int64_t head_dim, const int32_t* positions,
@@ -46,9 +47,10 @@ void launch_rope_kv_write(const RopeKvWriteArgs& args, void* k_cache, void* v_ca
 void launch_kv_write(const float* k, const float* v, int64_t n, int64_t row_elements, const int32_t* slots,
                      int64_t n_slots, void* k_cache, void* v_cache, DType cache_dtype, cudaStream_t stream);
 
-// x += residual, then out = rms_norm(x) * weight.  x, residual, out f32 [n, dim]; out may alias residual.
+// x += residual, then out = rms_norm(x) * weight.  x, residual f32 [n, dim]; out as launch_rms_norm's
+// (an f32 out may alias residual).
 void launch_add_rms_norm(float* x, const float* residual, const void* weight, DType weight_dtype, float eps, int64_t n,
-                         int64_t dim, float* out, cudaStream_t stream);
+                         int64_t dim, void* out, DType out_dtype, cudaStream_t stream);
 
 // Elementwise, all f32 [count]; out may alias the inputs.
 void launch_silu_mul(const float* gate, const float* up, float* out, int64_t count, cudaStream_t stream);

@@ -24,7 +24,7 @@ __global__ void kv_write_rows(const float* k, const float* v, int64_t row_elemen
 void launch_kv_write(const float* k, const float* v, int64_t n, int64_t row_elements, const int32_t* slots,
                      int64_t n_slots, void* k_cache, void* v_cache, DType cache_dtype, cudaStream_t stream) {
   if (n == 0) return;
-  with_cache_type(cache_dtype, "kv_write", [&]<typename T>(T) {
+  with_float_type(cache_dtype, "kv_write", [&]<typename T>(T) {
     kv_write_rows<<<n, 256, 0, stream>>>(k, v, row_elements, slots, n_slots, static_cast<T*>(k_cache),
                                          static_cast<T*>(v_cache));
   });

@@ -24,7 +24,7 @@ void launch_fill_synthetic(void* out, DType dtype, int64_t rows, int64_t columns
   constexpr int kThreads = 256;
   const int64_t blocks = std::min<int64_t>((rows * columns + kThreads - 1) / kThreads, 65536);
   if (blocks == 0) return;
-  with_cache_type(dtype, "fill_synthetic", [&]<typename T>(T) {
+  with_float_type(dtype, "fill_synthetic", [&]<typename T>(T) {
     fill_synthetic_kernel<<<blocks, kThreads, 0, stream>>>(static_cast<T*>(out), rows, columns, fill);
   });
   check_launch("fill_synthetic");
