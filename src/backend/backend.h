@@ -162,11 +162,7 @@ class Backend {
   // weight_dtype: f32 (no rounding) or the weights' half type (tensor cores). A norm may write
   // its output in that type (rms_norm, add_rms_norm), and qkv_projection and feed_forward take
   // it, so the rounding is not a pass of its own.
-  virtual DType operand_dtype(int64_t rows, DType weight_dtype) const {
-    (void)rows;
-    (void)weight_dtype;
-    return DType::kF32;
-  }
+  virtual DType operand_dtype(int64_t /*rows*/, DType /*weight_dtype*/) const { return DType::kF32; }
 
   // out = x * rsqrt(mean(x^2) + eps) * weight, per row.  x f32 [n, dim]; out [n, dim] f32 (may
   // alias x) or operand_dtype's half type (rounded to nearest even); weight [dim] f32 | f16 | bf16.

@@ -91,27 +91,20 @@ Status LlamaModel::place_weights(ShardWeights host) {
   host_copied_bytes_ = host.copied_bytes;
   weights_ = host.weights;
   const bool tied = host.tied_output;
-  // A slot's contents into memory the device reads: the host copy, or made there (synthetic).
-  auto write = [&](TensorView device, const TensorView& view, const std::optional<SyntheticFill>& fill) {
-    if (fill) {
-      backend_.fill_synthetic(device, *fill);
-    } else {
-      backend_.copy_from_host(device, view.data);
-    }
-  };
   auto upload = [&](TensorView& view, const std::optional<SyntheticFill>& fill) -> Status {
     if (view.data == nullptr && !fill) return {};  // not in this pipeline stage
     Result<Buffer> buffer = backend_.allocate(view.bytes());
     if (!buffer) return buffer.error();
     TensorView device = buffer->view(view.dtype, view.shape);
-    write(device, view, fill);
+    write_weight(device, view, fill);
     view = device;
     weight_buffers_.push_back(std::move(*buffer));
     return {};
   };
   using Fill = std::optional<SyntheticFill>;
   Status status;
-  if (backend_.device_kind() == DeviceKind::kCpu) {  // host memory is device memory: only made slots need a place
+  // On the CPU host memory is device memory: only the slots a synthetic model makes need a place.
+  if (backend_.device_kind() == DeviceKind::kCpu) {
     for_each_weight(
         [&](WeightRole role, int64_t, TensorView& view, const Fill& fill) {
           if (status && fill && !(role == WeightRole::kOutput && tied)) status = upload(view, fill);
@@ -170,6 +163,15 @@ Status LlamaModel::place_weights(ShardWeights host) {
   return status;
 }
 
+void LlamaModel::write_weight(TensorView device, const TensorView& host_view,
+                              const std::optional<SyntheticFill>& fill) {
+  if (fill) {
+    backend_.fill_synthetic(device, *fill);
+  } else {
+    backend_.copy_from_host(device, host_view.data);
+  }
+}
+
 std::optional<DType> LlamaModel::shared_product_dtype() const {
   std::optional<DType> shared;
   for (const LayerWeights& l : weights_.layers) {
@@ -199,11 +201,7 @@ Result<TensorView> LlamaModel::upload_stacked(std::initializer_list<StackedPart>
   auto* cursor = static_cast<std::byte*>(buffer->data());
   for (const StackedPart& part : parts) {
     TensorView device{cursor, part.view->dtype, part.view->shape};
-    if (*part.fill) {
-      backend_.fill_synthetic(device, **part.fill);
-    } else {
-      backend_.copy_from_host(device, part.view->data);
-    }
+    write_weight(device, *part.view, *part.fill);
     *part.view = device;
     cursor += device.bytes();
   }

@@ -102,6 +102,8 @@ class LlamaModel final : public ModelRunner {
   // each view at its rows; returns the view of all rows, or an empty view when they cannot share
   // one buffer (then nothing is uploaded).
   Result<TensorView> upload_stacked(std::initializer_list<StackedPart> parts);
+  // A slot's contents into memory the device reads: the host copy, or made there (synthetic).
+  void write_weight(TensorView device, const TensorView& host_view, const std::optional<SyntheticFill>& fill);
   std::optional<DType> shared_product_dtype() const;
 
   // One step's sizes: activations (f32), the uploaded indices (i32), then the sampled ids (i32)
