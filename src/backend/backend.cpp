@@ -43,9 +43,7 @@ namespace {
 
 // An activation that is f32, or the half type this device rounds to for products with such weights.
 void check_operand(const Backend& backend, const TensorView& x, DType weight_dtype, const char* what) {
-  LLM_CHECK(x.dtype == DType::kF32 ||
-                (x.dtype != DType::kF32 && x.dtype == backend.operand_dtype(x.shape[0], weight_dtype)),
-            what, ": dtype ", dtype_name(x.dtype), " (f32, or the device's operand type for ", x.shape[0], " rows)");
+  LLM_CHECK(x.dtype == DType::kF32 || x.dtype == backend.operand_dtype(x.shape[0], weight_dtype), what, ": dtype ", dtype_name(x.dtype), " (f32, or the device's operand type for ", x.shape[0], " rows)");
   LLM_CHECK(x.shape.rank() == 2, what, ": expected 2 dims, got ", x.shape);
 }
 
@@ -53,8 +51,7 @@ void check_operand(const Backend& backend, const TensorView& x, DType weight_dty
 
 void Backend::rms_norm(TensorView x, TensorView weight, float eps, TensorView out) {
   check_f32(x, "rms_norm x", 2);
-  LLM_CHECK(out.dtype == DType::kF32 || out.dtype == DType::kF16 || out.dtype == DType::kBF16,
-            "rms_norm out: dtype ", dtype_name(out.dtype));
+  LLM_CHECK(is_dense_float(out.dtype), "rms_norm out: dtype ", dtype_name(out.dtype));
   LLM_CHECK(x.shape == out.shape, "rms_norm: x ", x.shape, " vs out ", out.shape);
   LLM_CHECK(is_dense_float(weight.dtype), "rms_norm weight: dtype ", dtype_name(weight.dtype));
   LLM_CHECK(weight.shape.rank() == 1 && weight.shape[0] == x.shape[1], "rms_norm weight: expected [", x.shape[1],
@@ -68,8 +65,7 @@ void Backend::add_rms_norm(TensorView x, TensorView residual, TensorView weight,
   LLM_CHECK(out.data != x.data || x.numel() == 0, "add_rms_norm: out must not alias x");
   // The rms_norm checks cover x, weight and out.
   check_f32(x, "add_rms_norm x", 2);
-  LLM_CHECK(out.dtype == DType::kF32 || out.dtype == DType::kF16 || out.dtype == DType::kBF16,
-            "add_rms_norm out: dtype ", dtype_name(out.dtype));
+  LLM_CHECK(is_dense_float(out.dtype), "add_rms_norm out: dtype ", dtype_name(out.dtype));
   LLM_CHECK(x.shape == out.shape, "add_rms_norm: x ", x.shape, " vs out ", out.shape);
   LLM_CHECK(is_dense_float(weight.dtype), "add_rms_norm weight: dtype ", dtype_name(weight.dtype));
   LLM_CHECK(weight.shape.rank() == 1 && weight.shape[0] == x.shape[1], "add_rms_norm weight: expected [",
@@ -244,8 +240,7 @@ void Backend::gather_rows(TensorView x, TensorView rows, TensorView out) {
 }
 
 void Backend::fill_synthetic(TensorView out, const SyntheticFill& fill) {
-  LLM_CHECK(out.dtype == DType::kF32 || out.dtype == DType::kF16 || out.dtype == DType::kBF16,
-            "fill_synthetic out: f32, f16 or bf16, got ", dtype_name(out.dtype));
+  LLM_CHECK(is_dense_float(out.dtype), "fill_synthetic out: f32, f16 or bf16, got ", dtype_name(out.dtype));
   LLM_CHECK(out.shape.rank() == 1 || out.shape.rank() == 2, "fill_synthetic out: 1-D or 2-D, got ", out.shape);
   const int64_t columns = out.shape[out.shape.rank() - 1];
   LLM_CHECK(fill.row0 >= 0 && fill.col0 >= 0 && fill.col0 + columns <= fill.columns, "fill_synthetic: a block of ",

@@ -253,5 +253,4 @@ class Backend {
                                TensorView out);
 };
 
-
 }  // namespace llm

@@ -416,11 +416,15 @@ Status LlamaModel::run_step(const ForwardBatch& batch, std::span<const float> hi
     }
     tokens.resize(static_cast<size_t>(n_sampled));
     backend_.copy_to_host(tokens.data(), views.sampled);
+    // Each run of consecutive host rows in one copy (each copy waits for the device).
     out.resize(host_rows.size() * static_cast<size_t>(c.vocab_size));
-    for (size_t i = 0; i < host_rows.size(); ++i) {
-      const TensorView row{static_cast<float*>(views.local_logits.data) + host_rows[i] * c.vocab_size, DType::kF32,
-                           Shape{1, c.vocab_size}};
-      backend_.copy_to_host(out.data() + i * static_cast<size_t>(c.vocab_size), row);
+    for (size_t i = 0; i < host_rows.size();) {
+      size_t end = i + 1;
+      while (end < host_rows.size() && host_rows[end] == host_rows[end - 1] + 1) ++end;
+      const TensorView rows{static_cast<float*>(views.local_logits.data) + host_rows[i] * c.vocab_size, DType::kF32,
+                            Shape{static_cast<int64_t>(end - i), c.vocab_size}};
+      backend_.copy_to_host(out.data() + i * static_cast<size_t>(c.vocab_size), rows);
+      i = end;
     }
   };
   if (recordable) {

@@ -144,9 +144,8 @@ class LlamaModel final : public ModelRunner {
   StepViews carve_step(const StepShape& shape, void* base) const;
   std::vector<int32_t> pack_indices(const ForwardBatch& batch, std::span<const TokenSampling> sampling,
                                     const StepShape& shape) const;
-  // forward_stage, with the logit rows sampled on the device when `sampling` is not empty (then
-  // `tokens` gets the ids and `out` nothing).
-  // Sampled steps (sampling not empty) return tokens, and in `out` the logit rows host_rows.
+  // forward_stage, with the logit rows sampled on the device when `sampling` is not empty: then
+  // `tokens` gets the ids and `out` only the logit rows listed in host_rows.
   Status run_step(const ForwardBatch& batch, std::span<const float> hidden_in, std::span<const TokenSampling> sampling,
                   std::span<const int32_t> host_rows, std::vector<float>& out, std::vector<int32_t>& tokens);
   Status enqueue_step(const StepShape& shape, const StepViews& views);

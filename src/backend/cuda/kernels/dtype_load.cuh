@@ -46,7 +46,7 @@ void with_float_type(DType dtype, const char* op, Launch&& launch) {
     case DType::kQ4_K:
     case DType::kQ6_K: break;
   }
-  LLM_CHECK(false, op, ": cache dtype ", dtype_name(dtype));
+  LLM_CHECK(false, op, ": dtype ", dtype_name(dtype), " (f32, f16 or bf16)");
 }
 
 // f32 -> the cache's element type, round to nearest even.
